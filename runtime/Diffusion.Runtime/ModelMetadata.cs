@@ -1,0 +1,171 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace Diffusion.Runtime;
+
+/// <summary>Which graph an ONNX file holds.</summary>
+public enum GraphKind
+{
+    /// <summary><c>unet.onnx</c>: inputs x [batch, C, H, W] float, t [batch] int64, y [batch] int64; output the native prediction.</summary>
+    Unet,
+    /// <summary><c>unet-guided.onnx</c>: as <see cref="Unet"/> plus scale [batch] float; output uncond + scale * (cond - uncond).</summary>
+    Guided,
+}
+
+/// <summary>
+/// The metadata every exported model carries in its ONNX <c>metadata_props</c>, so that a file describes itself:
+/// the runtime rebuilds the noise schedule, the prediction type and the label convention from it alone.
+/// Writer (export/) and reader (runtime/) share this one definition. Keys are prefixed <c>diffusion.</c>.
+/// </summary>
+public sealed record ModelMetadata
+{
+    /// <summary>Version of this schema; a reader refuses files with a newer major version.</summary>
+    public const int CurrentSchemaVersion = 1;
+    /// <summary>Prefix of every key.</summary>
+    public const string Prefix = "diffusion.";
+
+    /// <summary>Schema version the file was written with.</summary>
+    public int SchemaVersion { get; init; } = CurrentSchemaVersion;
+    /// <summary>Which graph the file holds.</summary>
+    public GraphKind Graph { get; init; }
+    /// <summary>Dataset name, e.g. "mnist" or "fashion-mnist".</summary>
+    public string Dataset { get; init; } = "";
+    /// <summary>Class names, index = label (length = <see cref="NumClasses"/>).</summary>
+    public IReadOnlyList<string> ClassNames { get; init; } = [];
+    /// <summary>Image channels C.</summary>
+    public int Channels { get; init; } = 1;
+    /// <summary>Image height H.</summary>
+    public int Height { get; init; } = 28;
+    /// <summary>Image width W.</summary>
+    public int Width { get; init; } = 28;
+    /// <summary>Number of real classes; label values 0..NumClasses-1.</summary>
+    public int NumClasses { get; init; } = 10;
+    /// <summary>Label of the null (unconditional) class; always equals <see cref="NumClasses"/>.</summary>
+    public int NullClass => NumClasses;
+    /// <summary>Number of diffusion steps T the model was trained with.</summary>
+    public int Timesteps { get; init; }
+    /// <summary>Noise schedule family.</summary>
+    public NoiseScheduleKind Schedule { get; init; }
+    /// <summary>Schedule parameters (beta_start / beta_end, or s / max_beta).</summary>
+    public IReadOnlyDictionary<string, double> ScheduleParameters { get; init; } = new Dictionary<string, double>();
+    /// <summary>What the network predicts.</summary>
+    public PredictionType Prediction { get; init; }
+    /// <summary>Pixel range inside the model; always "[-1,1]".</summary>
+    public string PixelRange { get; init; } = Pixels.RangeName;
+    /// <summary>Guidance convention of the guided graph; always "diffusers" (scale 1 = conditional).</summary>
+    public string GuidanceConvention { get; init; } = Guidance.Convention;
+    /// <summary>True when the exported weights are the EMA weights.</summary>
+    public bool Ema { get; init; }
+    /// <summary>SHA-256 of the resolved training config JSON.</summary>
+    public string ConfigSha256 { get; init; } = "";
+    /// <summary>Source commit the checkpoint was trained from ("unknown" when not in git).</summary>
+    public string SourceCommit { get; init; } = "unknown";
+    /// <summary>Model preset or architecture summary, e.g. "small".</summary>
+    public string Architecture { get; init; } = "";
+
+    /// <summary>Rebuilds the noise schedule this model was trained with.</summary>
+    public NoiseSchedule CreateSchedule()
+    {
+        double Get(string k, double d) => ScheduleParameters.TryGetValue(k, out var v) ? v : d;
+        return new NoiseSchedule(Schedule, Timesteps, Get("beta_start", NoiseSchedule.DefaultBetaStart),
+            Get("beta_end", NoiseSchedule.DefaultBetaEnd), Get("s", NoiseSchedule.DefaultCosineS));
+    }
+
+    /// <summary>Key/value pairs for ONNX metadata_props, sorted by key (deterministic output).</summary>
+    public SortedDictionary<string, string> ToProperties()
+    {
+        var inv = CultureInfo.InvariantCulture;
+        return new SortedDictionary<string, string>(StringComparer.Ordinal)
+        {
+            [Prefix + "schema_version"] = SchemaVersion.ToString(inv),
+            [Prefix + "graph"] = Graph == GraphKind.Unet ? "unet" : "unet-guided",
+            [Prefix + "dataset"] = Dataset,
+            [Prefix + "class_names"] = JsonSerializer.Serialize(ClassNames),
+            [Prefix + "image_shape"] = $"[{Channels},{Height},{Width}]",
+            [Prefix + "num_classes"] = NumClasses.ToString(inv),
+            [Prefix + "null_class"] = NullClass.ToString(inv),
+            [Prefix + "timesteps"] = Timesteps.ToString(inv),
+            [Prefix + "schedule"] = NoiseSchedule.Name(Schedule),
+            [Prefix + "schedule_params"] = JsonSerializer.Serialize(new SortedDictionary<string, double>(ScheduleParameters.ToDictionary(), StringComparer.Ordinal)),
+            [Prefix + "prediction"] = Runtime.Prediction.Name(Prediction),
+            [Prefix + "pixel_range"] = PixelRange,
+            [Prefix + "guidance_convention"] = GuidanceConvention,
+            [Prefix + "ema"] = Ema ? "true" : "false",
+            [Prefix + "config_sha256"] = ConfigSha256,
+            [Prefix + "source_commit"] = SourceCommit,
+            [Prefix + "architecture"] = Architecture,
+        };
+    }
+
+    /// <summary>Reads and validates metadata from ONNX metadata_props; <paramref name="source"/> names the file in messages.</summary>
+    /// <exception cref="InvalidInputException">A key is missing or a value is invalid; the message names the file, key and value.</exception>
+    public static ModelMetadata FromProperties(IReadOnlyDictionary<string, string> props, string source)
+    {
+        string Req(string key)
+        {
+            if (!props.TryGetValue(Prefix + key, out var v) || v is null)
+                throw new InvalidInputException($"{source}: metadata key '{Prefix}{key}' is missing; is this a model exported by this pipeline?");
+            return v;
+        }
+        int Int(string key, int min)
+        {
+            string v = Req(key);
+            if (!int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out int r) || r < min)
+                throw new InvalidInputException($"{source}: metadata '{Prefix}{key}' = '{v}'; expected an integer >= {min}.");
+            return r;
+        }
+        T Parse<T>(string key, Func<string, T> parse)
+        {
+            string v = Req(key);
+            try { return parse(v); }
+            catch (Exception e) when (e is InvalidInputException or JsonException or FormatException)
+            { throw new InvalidInputException($"{source}: metadata '{Prefix}{key}' = '{v}' is invalid: {e.Message}", e); }
+        }
+
+        int version = Int("schema_version", 1);
+        if (version > CurrentSchemaVersion)
+            throw new InvalidInputException($"{source}: metadata schema version {version} is newer than this runtime supports ({CurrentSchemaVersion}).");
+        var graph = Req("graph") switch
+        {
+            "unet" => GraphKind.Unet,
+            "unet-guided" => GraphKind.Guided,
+            var g => throw new InvalidInputException($"{source}: metadata '{Prefix}graph' = '{g}'; expected unet or unet-guided."),
+        };
+        int[] shape = Parse("image_shape", v => JsonSerializer.Deserialize<int[]>(v) ?? throw new FormatException("null"));
+        if (shape.Length != 3 || shape.Any(d => d < 1))
+            throw new InvalidInputException($"{source}: metadata '{Prefix}image_shape' = '{Req("image_shape")}'; expected [C,H,W] with positive sizes.");
+        int numClasses = Int("num_classes", 1);
+        int nullClass = Int("null_class", 0);
+        if (nullClass != numClasses)
+            throw new InvalidInputException($"{source}: metadata null_class = {nullClass}; expected it to equal num_classes ({numClasses}).");
+        var names = Parse("class_names", v => JsonSerializer.Deserialize<string[]>(v) ?? throw new FormatException("null"));
+        if (names.Length != 0 && names.Length != numClasses)
+            throw new InvalidInputException($"{source}: metadata class_names has {names.Length} names; expected {numClasses}.");
+        string range = Req("pixel_range");
+        if (range != Pixels.RangeName) throw new InvalidInputException($"{source}: metadata pixel_range = '{range}'; expected '{Pixels.RangeName}'.");
+        string conv = Req("guidance_convention");
+        if (conv != Guidance.Convention) throw new InvalidInputException($"{source}: metadata guidance_convention = '{conv}'; expected '{Guidance.Convention}'.");
+
+        var meta = new ModelMetadata
+        {
+            SchemaVersion = version,
+            Graph = graph,
+            Dataset = Req("dataset"),
+            ClassNames = names,
+            Channels = shape[0], Height = shape[1], Width = shape[2],
+            NumClasses = numClasses,
+            Timesteps = Int("timesteps", 1),
+            Schedule = Parse("schedule", NoiseSchedule.ParseKind),
+            ScheduleParameters = Parse("schedule_params", v => JsonSerializer.Deserialize<Dictionary<string, double>>(v) ?? throw new FormatException("null")),
+            Prediction = Parse("prediction", Runtime.Prediction.Parse),
+            PixelRange = range,
+            GuidanceConvention = conv,
+            Ema = Req("ema") == "true",
+            ConfigSha256 = Req("config_sha256"),
+            SourceCommit = Req("source_commit"),
+            Architecture = props.TryGetValue(Prefix + "architecture", out var a) ? a : "",
+        };
+        meta.CreateSchedule(); // validates the schedule parameters
+        return meta;
+    }
+}

@@ -1,0 +1,100 @@
+using Diffusion.Runtime;
+
+namespace Diffusion.Runtime.Tests;
+
+public class NoiseScheduleTests
+{
+    [Theory]
+    [InlineData(NoiseScheduleKind.Linear, 1000)]
+    [InlineData(NoiseScheduleKind.Cosine, 1000)]
+    [InlineData(NoiseScheduleKind.Quadratic, 1000)]
+    [InlineData(NoiseScheduleKind.Linear, 300)]
+    [InlineData(NoiseScheduleKind.Cosine, 300)]
+    [InlineData(NoiseScheduleKind.Quadratic, 50)]
+    [InlineData(NoiseScheduleKind.Cosine, 1)]
+    public void AlphasCumprod_IsStrictlyDecreasing_InUnitInterval(NoiseScheduleKind kind, int T)
+    {
+        var s = new NoiseSchedule(kind, T);
+        Assert.Equal(T, s.Betas.Length);
+        for (int i = 0; i < T; i++)
+        {
+            Assert.InRange(s.Betas[i], 1e-12, 0.999);
+            Assert.InRange(s.AlphasCumprod[i], 0.0, 1.0);
+            if (i > 0) Assert.True(s.AlphasCumprod[i] < s.AlphasCumprod[i - 1]);
+            Assert.Equal(1.0, s.SqrtAlphasCumprod[i] * s.SqrtAlphasCumprod[i] + s.SqrtOneMinusAlphasCumprod[i] * s.SqrtOneMinusAlphasCumprod[i], 12);
+        }
+        Assert.Equal(1.0, s.AlphasCumprodPrev[0]);
+    }
+
+    [Fact]
+    public void Linear_EndsAtDdpmValues()
+    {
+        var s = new NoiseSchedule(NoiseScheduleKind.Linear, 1000);
+        Assert.Equal(1e-4, s.Betas[0], 15);
+        Assert.Equal(0.02, s.Betas[^1], 15);
+        // alpha_bar_T for the DDPM schedule is about 4.04e-5 (Ho et al.: "L_T ~ 1e-5 bits per dim")
+        Assert.InRange(s.AlphasCumprod[^1], 3.9e-5, 4.2e-5);
+    }
+
+    [Fact]
+    public void Cosine_SpotValues_WorkedByHand()
+    {
+        // f(u) = cos^2(((u + s)/(1 + s)) pi/2), s = 0.008; beta_1 = 1 - f(1/T)/f(0).
+        // T = 4: f(0) = cos^2(0.008/1.008 * pi/2) = cos^2(0.0124666) = 0.99984460...
+        //        f(1/4) = cos^2(0.258/1.008 * pi/2) = cos^2(0.4020491) = 0.85031...
+        var s = new NoiseSchedule(NoiseScheduleKind.Cosine, 4);
+        double f0 = Math.Pow(Math.Cos(0.008 / 1.008 * Math.PI / 2), 2);
+        Assert.Equal(0.9998446, f0, 6);
+        double f1 = Math.Pow(Math.Cos(0.258 / 1.008 * Math.PI / 2), 2);
+        Assert.Equal(1 - f1 / f0, s.Betas[0], 12);
+        // alpha_bar_t = f(t/T) / f(0) exactly (telescoping product)
+        Assert.Equal(f1 / f0, s.AlphasCumprod[0], 12);
+        // the last beta hits the 0.999 clip: f(1) = cos^2(pi/2) = 0
+        Assert.Equal(0.999, s.Betas[3], 12);
+    }
+
+    [Fact]
+    public void PosteriorVariance_MatchesEquation7()
+    {
+        var s = new NoiseSchedule(NoiseScheduleKind.Linear, 100);
+        Assert.Equal(0.0, s.PosteriorVariance[0], 15);
+        for (int t = 1; t < 100; t++)
+        {
+            double expected = s.Betas[t] * (1 - s.AlphasCumprod[t - 1]) / (1 - s.AlphasCumprod[t]);
+            Assert.Equal(expected, s.PosteriorVariance[t], 15);
+            Assert.True(s.PosteriorVariance[t] <= s.Betas[t]);
+        }
+    }
+
+    [Fact]
+    public void InvalidArguments_Throw()
+    {
+        Assert.Throws<InvalidInputException>(() => new NoiseSchedule(NoiseScheduleKind.Linear, 0));
+        var e = Assert.Throws<InvalidInputException>(() => NoiseSchedule.ParseKind("sigmoid"));
+        Assert.Contains("sigmoid", e.Message);
+    }
+
+    [Theory]
+    [InlineData(PredictionType.Epsilon)]
+    [InlineData(PredictionType.X0)]
+    [InlineData(PredictionType.V)]
+    public void Prediction_ConversionsRoundTrip(PredictionType type)
+    {
+        var rng = new Random(1);
+        foreach (double ab in new[] { 0.999, 0.7, 0.3, 0.01 })
+        {
+            var x0 = Enumerable.Range(0, 32).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+            var eps = Enumerable.Range(0, 32).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+            var xt = new float[32]; var target = new float[32]; var x0b = new float[32]; var epsb = new float[32];
+            Prediction.Apply(new(Math.Sqrt(ab), Math.Sqrt(1 - ab)), x0, eps, xt);
+            Prediction.Apply(Prediction.Target(type, ab), x0, eps, target);
+            Prediction.Apply(Prediction.ToX0(type, ab), xt, target, x0b);
+            Prediction.Apply(Prediction.ToEpsilon(type, ab), xt, target, epsb);
+            for (int i = 0; i < 32; i++)
+            {
+                Assert.Equal(x0[i], x0b[i], 2e-3);
+                Assert.Equal(eps[i], epsb[i], 2e-3);
+            }
+        }
+    }
+}
