@@ -12,7 +12,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1
 export DOTNET_NOLOGO=1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup torchsharp data build train test clean
+.PHONY: help setup torchsharp data build train generate pack-runtime sample test clean
 
 help: ## list the targets
 	@echo "Diffusion pipeline. First: 'make setup', then 'make train export'; tests: 'make test'."
@@ -32,6 +32,15 @@ build: torchsharp ## build everything
 
 train: torchsharp data ## train a model (default config configs/mnist.json); ARGS passes flags
 	$(TS_DOTNET) run --project train/Diffusion.Train $(DOTNET_FLAGS) -- train $(ARGS)
+
+generate: ## sample images from an exported model with ONNX Runtime (default models/mnist); ARGS passes flags
+	dotnet run --project runtime/Diffusion.Generate $(DOTNET_FLAGS) -- generate $(ARGS)
+
+pack-runtime: ## NuGet package of the runtime into artifacts/packages
+	dotnet pack runtime/Diffusion.Runtime $(DOTNET_FLAGS) -o artifacts/packages
+
+sample: pack-runtime ## build and run runtime/samples/HelloDiffusion against the packed NuGet package; ARGS passes flags
+	dotnet run --project runtime/samples/HelloDiffusion $(DOTNET_FLAGS) -p:UseRuntimePackage=true -- $(ARGS)
 
 test: torchsharp data ## run every test project
 	$(TS_DOTNET) build Pipeline.sln $(DOTNET_FLAGS)
