@@ -2,9 +2,7 @@ using System.Globalization;
 using Diffusion.Export.Emitters;
 using Diffusion.Onnx;
 using Diffusion.Runtime;
-#if HAS_CHECKPOINT
 using Diffusion.Train.Checkpoints;
-#endif
 
 namespace Diffusion.Export;
 
@@ -49,7 +47,7 @@ public static class ExportCommand
         }
     }
 
-#if HAS_CHECKPOINT
+    /// <summary>Loads the checkpoint (refusing missing, corrupt or foreign files before anything is written) and writes the folder.</summary>
     private static ExportResult Export(string checkpointPath, string? outDir, int opset, bool ema)
     {
         using var ck = Checkpoint.Load(checkpointPath);
@@ -60,8 +58,4 @@ public static class ExportCommand
         var source = new ExportSource(name, Path.GetFileName(checkpointPath), ck.Step, ck.Epoch);
         return ModelFolder.Write(model, ck.ToMetadata(GraphKind.Unet, ema), ck.ConfigJson, outDir, source, new ExportOptions { Opset = opset });
     }
-#else
-    private static ExportResult Export(string checkpointPath, string? outDir, int opset, bool ema)
-        => throw new InvalidInputException($"{checkpointPath}: this build has no checkpoint loader yet (Diffusion.Train.Checkpoints is not merged).");
-#endif
 }
