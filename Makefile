@@ -34,7 +34,7 @@ train: torchsharp data ## train a model (default config configs/mnist.json); ARG
 	$(TS_DOTNET) run --project train/Diffusion.Train $(DOTNET_FLAGS) -- train $(ARGS)
 
 export: torchsharp ## export a checkpoint to ONNX (default runs/mnist/checkpoints/last.ckpt -> models/mnist); ARGS passes flags
-	$(TS_DOTNET) run --project export/Diffusion.Export $(DOTNET_FLAGS) -- export $(ARGS)
+	$(TS_DOTNET) run --project export/Diffusion.Export -c $(CONFIG) -- export $(ARGS)
 
 generate: ## sample images from an exported model with ONNX Runtime (default models/mnist); ARGS passes flags
 	dotnet run --project runtime/Diffusion.Generate $(DOTNET_FLAGS) -- generate $(ARGS)
