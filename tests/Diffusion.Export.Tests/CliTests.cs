@@ -130,4 +130,17 @@ public sealed class CliTests : IDisposable
         Assert.Equal(InvalidInputException.ExitCode, code);
         Assert.False(Directory.Exists(Out));
     }
+
+    [Fact]
+    public void Presets_table_counts_each_preset_from_its_graph()
+    {
+        Assert.Equal(0, ExportCommand.DescribePresets(stdout));
+        var rows = stdout.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(2).ToArray();
+        Assert.Equal(3, rows.Length);
+        foreach (var (row, preset) in rows.Zip(new[] { "small", "medium", "large" }))
+        {
+            using var model = new UNet(UNetConfig.Preset(preset));
+            Assert.StartsWith($"| {preset} | {model.ParameterCount().ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} |", row);
+        }
+    }
 }
