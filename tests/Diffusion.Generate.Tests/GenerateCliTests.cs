@@ -7,7 +7,8 @@ namespace Diffusion.Runtime.Tests;
 
 public class GenerateCliTests
 {
-    private static string NewDir() => Path.Combine(Path.GetTempPath(), "diffusion-cli-tests", Guid.NewGuid().ToString("N"));
+    // a folder that does not exist yet (the CLI must create it), under the test process's temp root
+    private static string NewDir() => Path.Combine(TinyModels.NewTempDir(), "out");
 
     private static (int Exit, string Out, string Err) Cli(params string[] args)
     {
@@ -19,7 +20,7 @@ public class GenerateCliTests
     // A two-class IDX "test set" for --forward-from.
     private static string TinyData()
     {
-        string dir = NewDir();
+        string dir = TinyModels.NewTempDir();
         var images = new byte[3 * 28 * 28];
         for (int i = 0; i < images.Length; i++) images[i] = (byte)(i * 7 % 256);
         Idx.Write(Path.Combine(dir, "t10k-images-idx3-ubyte"), [3, 28, 28], images);
