@@ -33,7 +33,7 @@ build: torchsharp ## build everything
 	$(TS_DOTNET) build Pipeline.sln $(DOTNET_FLAGS)
 
 train: torchsharp data ## train a model (default config configs/mnist.json); ARGS passes flags
-	$(TS_DOTNET) run --project train/Diffusion.Train $(DOTNET_FLAGS) -- train $(ARGS)
+	$(TS_DOTNET) run --project train/Diffusion.Train $(RUN_FLAGS) -- train $(ARGS)
 
 generate: ## sample images from an exported model with ONNX Runtime (default models/mnist); ARGS passes flags
 	dotnet run --project runtime/Diffusion.Generate $(RUN_FLAGS) -- generate $(ARGS)
