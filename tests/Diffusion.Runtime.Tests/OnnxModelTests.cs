@@ -241,8 +241,7 @@ public class OnnxModelTests
     [Fact]
     public void Folder_Errors_AreClear()
     {
-        string empty = Path.Combine(Path.GetTempPath(), "diffusion-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(empty);
+        string empty = TinyModels.NewTempDir();
         Assert.Contains("neither", Assert.Throws<InvalidInputException>(() => DiffusionPipeline.Load(empty)).Message);
         // a guided graph saved as unet.onnx
         string swapped = TinyModels.Folder(h: 8, w: 8);

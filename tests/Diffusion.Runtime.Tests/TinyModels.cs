@@ -14,6 +14,21 @@ internal static class TinyModels
 {
     public const float A = 0.5f, Ct = 0.001f, Cy = 0.01f;
 
+    private static readonly Lazy<string> s_root = new(() =>
+    {
+        string root = Path.Combine(Path.GetTempPath(), "diffusion-tests", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => { try { Directory.Delete(root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { } };
+        return root;
+    });
+
+    /// <summary>A new empty folder under this test process's temp root (deleted when the process exits).</summary>
+    public static string NewTempDir()
+    {
+        string dir = Path.Combine(s_root.Value, Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+
     public static ModelMetadata Meta(GraphKind graph, PredictionType prediction = PredictionType.Epsilon, int T = 1000, int c = 1, int h = 28, int w = 28)
         => Oracles.Metadata(c: c, h: h, w: w, T: T, prediction: prediction, graph: graph) with { Dataset = "tiny", Architecture = "linear" };
 
@@ -87,8 +102,7 @@ internal static class TinyModels
     /// <summary>Writes unet.onnx and unet-guided.onnx into a new temp folder.</summary>
     public static string Folder(PredictionType prediction = PredictionType.Epsilon, int T = 1000, int h = 28, int w = 28)
     {
-        string dir = Path.Combine(Path.GetTempPath(), "diffusion-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
+        string dir = NewTempDir();
         Save(Build(Meta(GraphKind.Unet, prediction, T, 1, h, w)), Path.Combine(dir, "unet.onnx"));
         Save(Build(Meta(GraphKind.Guided, prediction, T, 1, h, w)), Path.Combine(dir, "unet-guided.onnx"));
         return dir;
@@ -96,8 +110,7 @@ internal static class TinyModels
 
     public static string File(ModelProto model, string name = "model.onnx")
     {
-        string dir = Path.Combine(Path.GetTempPath(), "diffusion-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
+        string dir = NewTempDir();
         string path = Path.Combine(dir, name);
         Save(model, path);
         return path;
