@@ -129,6 +129,8 @@ public sealed class ExportContext
         foreach (var (name, _) in root.named_parameters())
             if (!ExportedParameters.Contains(name))
                 throw new UnsupportedModuleException(name, "parameter not written by its module's ONNX emitter");
+        foreach (var (name, _) in root.named_buffers())
+            throw new UnsupportedModuleException(name, "buffers (running statistics and the like) are not exported by any emitter");
         return outputs;
     }
 
