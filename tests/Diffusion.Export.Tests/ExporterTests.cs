@@ -230,3 +230,20 @@ public class ExporterTests
         Assert.False(Directory.Exists(dir));
     }
 }
+
+public class TorchTensorsTests
+{
+    [Fact]
+    public void MakeTensor_from_a_torch_tensor_keeps_shape_type_and_values()
+    {
+        using var f = torch.arange(6, dtype: torch.ScalarType.Float64).reshape(2, 3).t();   // non-contiguous, float64
+        var tf = TorchTensors.MakeTensor("f", f);
+        Assert.Equal([3L, 2L], tf.Dims);
+        Assert.Equal((int)DataType.Float, tf.DataType);
+        Assert.Equal([0f, 3f, 1f, 4f, 2f, 5f], OnnxHelper.ToFloatArray(tf));
+        using var i = torch.tensor(new long[] { 7, -2, 10 });
+        var ti = TorchTensors.MakeTensor("i", i);
+        Assert.Equal((int)DataType.Int64, ti.DataType);
+        Assert.Equal([7L, -2L, 10L], OnnxHelper.ToInt64Array(ti));
+    }
+}
