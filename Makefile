@@ -5,7 +5,8 @@ SHELL := /bin/bash
 CONFIG ?= Release
 ARGS ?=
 # dotnet that can load TorchSharp here (a patched private copy on Debian 12; the system one elsewhere)
-TS_DOTNET = $(shell scripts/torchsharp-env.sh --print)/dotnet
+TS_DIR = $(shell scripts/torchsharp-env.sh --print)
+TS_DOTNET = $(or $(TS_DIR),$(error scripts/torchsharp-env.sh failed; run it to see why))/dotnet
 DOTNET_FLAGS = -c $(CONFIG) --nologo
 export DOTNET_CLI_TELEMETRY_OPTOUT=1
 export DOTNET_NOLOGO=1
@@ -34,7 +35,12 @@ train: torchsharp data ## train a model (default config configs/mnist.json); ARG
 
 test: torchsharp data ## run every test project
 	$(TS_DOTNET) build Pipeline.sln $(DOTNET_FLAGS)
-	$(TS_DOTNET) test Pipeline.sln $(DOTNET_FLAGS) --no-build $(ARGS)
+	@rm -f .test.log; status=0; \
+	$(TS_DOTNET) test Pipeline.sln $(DOTNET_FLAGS) --no-build $(ARGS) 2>&1 | tee .test.log || status=$$?; \
+	awk '/(Passed|Failed)! +- +Failed: +[0-9]+, +Passed: +[0-9]+/ { gsub(",", ""); for (i = 1; i <= NF; i++) { \
+	  if ($$i == "Failed:") f += $$(i+1); if ($$i == "Passed:") p += $$(i+1); if ($$i == "Skipped:") s += $$(i+1) } } \
+	  END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' .test.log; \
+	rm -f .test.log; exit $$status
 
 clean: ## remove build outputs
 	dotnet clean Pipeline.sln $(DOTNET_FLAGS) >/dev/null || true

@@ -21,7 +21,8 @@ sys_dotnet="$(command -v dotnet || true)"
 [ -n "$sys_dotnet" ] || { echo "torchsharp-env: dotnet not found on PATH" >&2; exit 1; }
 sys_root="$(dirname "$(readlink -f "$sys_dotnet")")"
 
-libstdcxx="$(/sbin/ldconfig -p 2>/dev/null | awk '/libstdc\+\+\.so\.6 .*x86-64/ {print $NF; exit}')"
+# (awk reads all input: an early exit would SIGPIPE ldconfig and fail the pipeline under pipefail)
+libstdcxx="$( (/sbin/ldconfig -p 2>/dev/null || true) | awk '/libstdc\+\+\.so\.6 .*x86-64/ && !f {print $NF; f=1}')"
 [ -n "$libstdcxx" ] || libstdcxx=/usr/lib/x86_64-linux-gnu/libstdc++.so.6
 if grep -q GLIBCXX_3.4.32 "$libstdcxx" 2>/dev/null; then
   [ $print = 1 ] && echo "$sys_root"

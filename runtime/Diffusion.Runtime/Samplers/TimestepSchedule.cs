@@ -15,15 +15,23 @@ public static class TimestepSchedule
         switch (spacing)
         {
             case TimestepSpacing.Linspace:
-                for (int i = 0; i < n; i++) ts[n - 1 - i] = (int)Math.Round(n == 1 ? 0 : (double)(T - 1) * i / (n - 1), MidpointRounding.ToEven);
+                // diffusers: np.linspace(0, T - 1, n).round()[::-1]; numpy computes i * step and sets the last
+                // point to stop exactly, and rounds half to even
+                double step = n == 1 ? 0 : (double)(T - 1) / (n - 1);
+                for (int i = 0; i < n; i++)
+                    ts[n - 1 - i] = i == n - 1 && n > 1 ? T - 1 : (int)Math.Round(i * step, MidpointRounding.ToEven);
                 break;
             case TimestepSpacing.Leading:
+                // diffusers: (np.arange(0, n) * (T // n)).round()[::-1] (+ steps_offset, 0 here)
                 int ratio = T / n;
                 for (int i = 0; i < n; i++) ts[n - 1 - i] = i * ratio;
                 break;
             case TimestepSpacing.Trailing:
+                // diffusers: np.round(np.arange(T, 0, -T / n)) - 1; numpy's arange fills start + i * delta with
+                // delta = (start + step) - start
                 double r = (double)T / n;
-                for (int i = 0; i < n; i++) ts[i] = (int)Math.Round(T - i * r, MidpointRounding.ToEven) - 1;
+                double delta = (T - r) - T;
+                for (int i = 0; i < n; i++) ts[i] = (int)Math.Round(T + i * delta, MidpointRounding.ToEven) - 1;
                 break;
             default: throw new ArgumentOutOfRangeException(nameof(spacing));
         }

@@ -1,0 +1,154 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Diffusion.Onnx;
+using Diffusion.Onnx.Proto;
+using Diffusion.Runtime;
+using Diffusion.Train.Model;
+
+namespace Diffusion.Export;
+
+/// <summary>Where the exported weights came from, for the model card.</summary>
+/// <param name="Name">Model name (the run name, e.g. "mnist").</param>
+/// <param name="Checkpoint">Checkpoint file name (no folder, so the card does not depend on where it was run).</param>
+/// <param name="Step">Optimizer steps of the checkpoint.</param>
+/// <param name="Epoch">Epochs of the checkpoint.</param>
+public sealed record ExportSource(string Name, string? Checkpoint = null, long? Step = null, int? Epoch = null);
+
+/// <summary>What <see cref="ModelFolder.Write"/> wrote.</summary>
+/// <param name="Files">Paths written, in order.</param>
+/// <param name="ParameterCount">Trainable parameters.</param>
+/// <param name="UnetFlops">FLOPs per image of unet.onnx.</param>
+/// <param name="GuidedFlops">FLOPs per image of unet-guided.onnx (two U-Net passes).</param>
+public sealed record ExportResult(IReadOnlyList<string> Files, long ParameterCount, FlopCount UnetFlops, FlopCount GuidedFlops);
+
+/// <summary>
+/// Writes an exported model folder: <c>unet.onnx</c>, <c>unet-guided.onnx</c>, <c>model-card.md</c> and
+/// <c>model-card.json</c> (config, parameter count, FLOPs per image counted from the graphs, metadata, file
+/// hashes). Everything is built in memory first and each file is written atomically, so an error leaves
+/// nothing behind; the same inputs give byte-identical files.
+/// </summary>
+public static class ModelFolder
+{
+    /// <summary>File names inside the folder.</summary>
+    public const string UnetFile = "unet.onnx", GuidedFile = "unet-guided.onnx", CardMarkdown = "model-card.md", CardJson = "model-card.json";
+
+    /// <summary>Exports <paramref name="model"/> into <paramref name="outDir"/>.</summary>
+    /// <param name="model">Network to export (EMA weights normally).</param>
+    /// <param name="metadata">Metadata (graph kind is set per file).</param>
+    /// <param name="configJson">Resolved training config JSON, embedded in the card (null: none).</param>
+    /// <param name="outDir">Destination folder (created).</param>
+    /// <param name="source">Name and checkpoint facts for the card.</param>
+    /// <param name="options">Opset and emitters.</param>
+    /// <inheritdoc cref="UNetExporter.Build" path="/exception"/>
+    public static ExportResult Write(UNet model, ModelMetadata metadata, string? configJson, string outDir, ExportSource source, ExportOptions? options = null)
+    {
+        options ??= new ExportOptions();
+        var (unet, guided) = UNetExporter.BuildBoth(model, metadata, options);
+        byte[] unetBytes = OnnxHelper.Serialize(unet), guidedBytes = OnnxHelper.Serialize(guided);
+        var unetFlops = FlopCounter.Count(unet);
+        var guidedFlops = FlopCounter.Count(guided);
+        long parameters = model.ParameterCount();
+        var card = CardJsonNode(model.Config, unet, metadata, configJson, source, parameters, unetFlops, guidedFlops,
+            [(UnetFile, unetBytes), (GuidedFile, guidedBytes)]);
+        string json = card.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+        string md = CardMarkdownText(card, metadata);
+
+        var files = new (string Name, byte[] Bytes)[]
+        {
+            (UnetFile, unetBytes), (GuidedFile, guidedBytes),
+            (CardJson, Encoding.UTF8.GetBytes(json)), (CardMarkdown, Encoding.UTF8.GetBytes(md)),
+        };
+        var written = new List<string>();
+        foreach (var (name, bytes) in files)
+        {
+            string path = Path.Combine(outDir, name);
+            AtomicFile.WriteAllBytes(path, bytes);
+            written.Add(path);
+        }
+        return new ExportResult(written, parameters, unetFlops, guidedFlops);
+    }
+
+    private static JsonObject CardJsonNode(UNetConfig cfg, ModelProto unet, ModelMetadata metadata, string? configJson, ExportSource source,
+        long parameters, FlopCount unetFlops, FlopCount guidedFlops, (string Name, byte[] Bytes)[] onnxFiles)
+    {
+        static JsonObject Flops(FlopCount f) => new()
+        {
+            ["total"] = f.Total,
+            ["by_op"] = new JsonObject(f.ByOpType.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value)))),
+        };
+        var props = metadata.ToProperties();
+        props.Remove(ModelMetadata.Prefix + "graph");
+        var files = new JsonObject();
+        foreach (var (name, bytes) in onnxFiles)
+            files[name] = new JsonObject { ["bytes"] = bytes.LongLength, ["sha256"] = Convert.ToHexStringLower(SHA256.HashData(bytes)) };
+        string shape = $"[batch, {cfg.InChannels}, {cfg.ImageSize}, {cfg.ImageSize}]";
+        return new JsonObject
+        {
+            ["name"] = source.Name,
+            ["dataset"] = metadata.Dataset,
+            ["architecture"] = metadata.Architecture,
+            ["prediction"] = Prediction.Name(metadata.Prediction),
+            ["parameters"] = parameters,
+            ["flops_per_image"] = new JsonObject { ["unet"] = Flops(unetFlops), ["unet_guided"] = Flops(guidedFlops) },
+            ["onnx"] = new JsonObject
+            {
+                ["opset"] = unet.OpsetImport[0].Version,
+                ["ir_version"] = unet.IrVersion,
+                ["producer"] = $"{unet.ProducerName} {unet.ProducerVersion}",
+                ["files"] = files,
+                ["inputs"] = new JsonObject
+                {
+                    [UNetExporter.InputX] = $"float {shape}, x_t in [-1, 1] pixel scale",
+                    [UNetExporter.InputT] = $"int64 [batch], timestep 0..{metadata.Timesteps - 1}",
+                    [UNetExporter.InputY] = $"int64 [batch], class 0..{metadata.NumClasses - 1} or {metadata.NullClass} (null class)",
+                    [UNetExporter.InputScale] = "float [batch], unet-guided.onnx only: guidance scale (1 = conditional, 0 = unconditional)",
+                },
+                ["output"] = $"{UNetExporter.Output}: float {shape}, the {Prediction.Name(metadata.Prediction)} prediction",
+            },
+            ["checkpoint"] = new JsonObject { ["file"] = source.Checkpoint, ["step"] = source.Step, ["epoch"] = source.Epoch, ["ema"] = metadata.Ema },
+            ["metadata"] = new JsonObject(props.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value)))),
+            ["unet_config"] = JsonSerializer.SerializeToNode(cfg),
+            ["config"] = configJson is null ? null : JsonNode.Parse(configJson),
+        };
+    }
+
+    private static string CardMarkdownText(JsonObject card, ModelMetadata m)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        var onnx = card["onnx"]!.AsObject();
+        var flops = card["flops_per_image"]!.AsObject();
+        long F(string graph) => flops[graph]!["total"]!.GetValue<long>();
+        sb.Append(inv, $"# Model card: {card["name"]}\n\n");
+        sb.Append(inv, $"Class-conditional DDPM U-Net for **{m.Dataset}**, exported from TorchSharp to ONNX (opset {onnx["opset"]}, IR {onnx["ir_version"]}) by `export`.\n");
+        sb.Append(inv, $"{(m.Ema ? "EMA" : "Raw (non-EMA)")} weights, {Prediction.Name(m.Prediction)} prediction, {NoiseSchedule.Name(m.Schedule)} schedule with T = {m.Timesteps}.\n\n");
+        sb.Append("| | |\n|---|---|\n");
+        sb.Append(inv, $"| Architecture | {m.Architecture} |\n");
+        sb.Append(inv, $"| Parameters | {card["parameters"]!.GetValue<long>().ToString("N0", inv)} |\n");
+        sb.Append(inv, $"| FLOPs per image, unet.onnx | {F("unet").ToString("N0", inv)} ({F("unet") / 1e6:F1} M) |\n");
+        sb.Append(inv, $"| FLOPs per image, unet-guided.onnx | {F("unet_guided").ToString("N0", inv)} ({F("unet_guided") / 1e6:F1} M; two U-Net passes) |\n");
+        var ck = card["checkpoint"]!;
+        if (ck["file"] is not null) sb.Append(inv, $"| Checkpoint | {ck["file"]}, step {ck["step"]}, epoch {ck["epoch"]} |\n");
+        sb.Append("\nFLOPs count convolutions and matrix products from the exported graph, 2 per multiply-accumulate.\n\n");
+
+        sb.Append("## Files\n\n| File | Bytes | SHA-256 |\n|---|---:|---|\n");
+        foreach (var (name, f) in onnx["files"]!.AsObject())
+            sb.Append(inv, $"| {name} | {f!["bytes"]!.GetValue<long>().ToString("N0", inv)} | `{f["sha256"]}` |\n");
+
+        sb.Append("\n## Inputs and output\n\n| Name | Meaning |\n|---|---|\n");
+        foreach (var (name, v) in onnx["inputs"]!.AsObject()) sb.Append(inv, $"| `{name}` | {v} |\n");
+        sb.Append(inv, $"| `{UNetExporter.Output}` | {onnx["output"]!.GetValue<string>().Split(": ", 2)[1]} |\n\n");
+        sb.Append("Guidance in `unet-guided.onnx` follows diffusers: `out = uncond + scale * (cond - uncond)`; scale 1 is the plain ");
+        sb.Append("conditional model, 0 the unconditional one. For the `(1 + w) * cond - w * uncond` convention pass `scale = 1 + w`.\n\n");
+
+        sb.Append("## Metadata (ONNX metadata_props)\n\n| Key | Value |\n|---|---|\n");
+        foreach (var (k, v) in card["metadata"]!.AsObject()) sb.Append(inv, $"| `{k}` | `{v!.GetValue<string>().Replace("|", "\\|", StringComparison.Ordinal)}` |\n");
+        sb.Append("\n## Training config\n\n```json\n");
+        sb.Append(card["config"] is { } c ? c.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) : card["unet_config"]!.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        sb.Append("\n```\n");
+        return sb.ToString();
+    }
+}

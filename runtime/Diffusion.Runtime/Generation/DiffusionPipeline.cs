@@ -1,0 +1,226 @@
+using System.Diagnostics;
+using Diffusion.Runtime.Onnx;
+using Diffusion.Runtime.Samplers;
+
+namespace Diffusion.Runtime.Generation;
+
+/// <summary>
+/// Class-conditional generation with classifier-free guidance from a plain graph (<c>unet.onnx</c>, used at
+/// scale 1) and a guided graph (<c>unet-guided.onnx</c>, used at any other scale, one model call per step).
+/// One pipeline serves concurrent <see cref="Generate"/> calls: each call has its own buffers and sampler.
+/// </summary>
+public sealed class DiffusionPipeline : IDisposable
+{
+    /// <summary>File name of the plain graph in a model folder.</summary>
+    public const string UnetFileName = "unet.onnx";
+    /// <summary>File name of the guided graph in a model folder.</summary>
+    public const string GuidedFileName = "unet-guided.onnx";
+
+    private readonly bool _owns;
+
+    /// <summary>Builds a pipeline over denoisers; at least one must be given and their metadata must agree.</summary>
+    /// <param name="unet">The plain graph (inputs x, t, y), or null.</param>
+    /// <param name="guided">The guided graph (inputs x, t, y, scale), or null.</param>
+    /// <param name="ownsDenoisers">Dispose the denoisers (when IDisposable) with the pipeline.</param>
+    /// <exception cref="InvalidInputException">Neither given, wrong kinds, or metadata that disagree.</exception>
+    public DiffusionPipeline(IDenoiser? unet, IDenoiser? guided, bool ownsDenoisers = false)
+    {
+        if (unet is null && guided is null) throw new InvalidInputException("A diffusion pipeline needs unet.onnx, unet-guided.onnx or both.");
+        if (unet is { IsGuided: true }) throw new InvalidInputException("The plain denoiser given for unet.onnx is a guided graph.");
+        if (guided is { IsGuided: false }) throw new InvalidInputException("The denoiser given for unet-guided.onnx is not a guided graph (no scale input).");
+        if (unet is not null && guided is not null) CheckSameModel(unet.Metadata, guided.Metadata);
+        Unet = unet; Guided = guided; _owns = ownsDenoisers;
+        Metadata = (unet ?? guided)!.Metadata;
+        Schedule = Metadata.CreateSchedule();
+    }
+
+    /// <summary>
+    /// Loads a model folder holding <c>unet.onnx</c> and/or <c>unet-guided.onnx</c>, or a single .onnx file (a plain
+    /// graph then serves only scale 1; a guided graph serves every scale).
+    /// </summary>
+    /// <exception cref="InvalidInputException">Missing path, no model in the folder, or a file that is not a model of this pipeline.</exception>
+    public static DiffusionPipeline Load(string path, RuntimeOptions? options = null)
+    {
+        options ??= RuntimeOptions.Default;
+        if (File.Exists(path))
+        {
+            var m = DiffusionModel.Load(path, options);
+            try { return m.IsGuided ? new DiffusionPipeline(null, m, true) : new DiffusionPipeline(m, null, true); }
+            catch { m.Dispose(); throw; }
+        }
+        if (!Directory.Exists(path)) throw new InvalidInputException($"Model not found: {path} (expected a folder with {UnetFileName} / {GuidedFileName}, or an .onnx file).");
+        string u = Path.Combine(path, UnetFileName), g = Path.Combine(path, GuidedFileName);
+        if (!File.Exists(u) && !File.Exists(g)) throw new InvalidInputException($"Model folder {path} has neither {UnetFileName} nor {GuidedFileName}.");
+        DiffusionModel? unet = null, guided = null;
+        try
+        {
+            if (File.Exists(u)) unet = DiffusionModel.Load(u, options, GraphKind.Unet);
+            if (File.Exists(g)) guided = DiffusionModel.Load(g, options, GraphKind.Guided);
+            return new DiffusionPipeline(unet, guided, true);
+        }
+        catch { unet?.Dispose(); guided?.Dispose(); throw; }
+    }
+
+    /// <summary>The plain graph, or null.</summary>
+    public IDenoiser? Unet { get; }
+    /// <summary>The guided graph, or null.</summary>
+    public IDenoiser? Guided { get; }
+    /// <summary>Metadata of the model (shared by both graphs).</summary>
+    public ModelMetadata Metadata { get; }
+    /// <summary>The noise schedule rebuilt from the metadata.</summary>
+    public NoiseSchedule Schedule { get; }
+
+    /// <summary>Checks a request against this model without running it.</summary>
+    /// <exception cref="InvalidInputException">The first problem found, naming the option and value.</exception>
+    public void Validate(GenerationRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Labels is null || request.Labels.Count == 0) throw new InvalidInputException("Generation request: no labels; give at least one class to generate.");
+        for (int i = 0; i < request.Labels.Count; i++)
+        {
+            int y = request.Labels[i];
+            if (y < 0 || y > Metadata.NumClasses)
+                throw new InvalidInputException($"Class {y} (image {i}) is unknown; this {Metadata.Dataset} model has classes 0 to {Metadata.NumClasses - 1} ({Metadata.NumClasses} = unconditional).");
+        }
+        Guidance.Validate(request.GuidanceScale);
+        if (request.Steps < 1 || request.Steps > Metadata.Timesteps)
+            throw new InvalidInputException($"Sampling steps = {request.Steps}; expected 1 to T = {Metadata.Timesteps} (the model's training steps).");
+        if (request.BatchSize < 1) throw new InvalidInputException($"Batch size = {request.BatchSize}; expected at least 1.");
+        if (request.TrajectoryEvery < 0) throw new InvalidInputException($"Trajectory capture every {request.TrajectoryEvery} steps; expected 0 (off) or more.");
+        if (request.FirstIndex < 0) throw new InvalidInputException($"First sample index = {request.FirstIndex}; expected >= 0.");
+        SamplerFactory.Create(request.Sampler, Schedule, Metadata.Prediction, request.SamplerOptions); // validates the options
+        SelectDenoiser(request.GuidanceScale);
+    }
+
+    private IDenoiser SelectDenoiser(float scale)
+    {
+        if (scale == 1f) return Unet ?? Guided!;
+        return Guided ?? throw new InvalidInputException(
+            $"Guidance scale {scale} needs {GuidedFileName}, which this model does not have; use scale 1 or a model folder with both graphs.");
+    }
+
+    /// <summary>
+    /// Generates <c>request.Labels.Count</c> images. Batches run one after another; within a batch every step is
+    /// one model call followed by one sampler step, with no allocation.
+    /// </summary>
+    /// <exception cref="InvalidInputException">Invalid request.</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled (checked before every step and inside model calls).</exception>
+    public GenerationResult Generate(GenerationRequest request, CancellationToken cancellationToken = default)
+    {
+        Validate(request);
+        var sw = Stopwatch.StartNew();
+        var denoiser = SelectDenoiser(request.GuidanceScale);
+        int count = request.Labels.Count, size = Metadata.Channels * Metadata.Height * Metadata.Width;
+        int steps = request.Steps, batches = (count + request.BatchSize - 1) / request.BatchSize;
+        var images = new float[(long)count * size];
+        var labels = request.Labels.ToArray();
+        var frames = CreateFrames(request, count * size, out int[] frameSteps);
+        int calls = 0, done = 0;
+
+        for (int b = 0; b < batches; b++)
+        {
+            int start = b * request.BatchSize, n = Math.Min(request.BatchSize, count - start);
+            using var batch = denoiser.CreateBatch(n);
+            using var reg = batch is ICancellableBatch cb ? cancellationToken.Register(cb.Cancel) : default;
+            var sampler = SamplerFactory.Create(request.Sampler, Schedule, Metadata.Prediction, request.SamplerOptions);
+            sampler.SetTimesteps(steps);
+            var timesteps = sampler.Timesteps;
+            // per-batch buffers (made once, reused by every step)
+            var noise = sampler.UsesNoise ? new float[n * size] : [];
+            var prev = new float[n * size];
+            var x0 = new float[n * size];
+
+            // x_T ~ N(0, I), keyed by (seed, sample index), draw 0
+            var x = batch.X;
+            GaussianNoise.FillBatch(request.Seed, request.FirstIndex + start, 0, size, x);
+            for (int j = 0; j < n; j++) batch.Y[j] = labels[start + j];
+            batch.Scale.Fill(request.GuidanceScale);
+            Capture(frames, frameSteps, 0, x, x, start * size);
+
+            for (int k = 0; k < steps; k++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                int t = timesteps[k];
+                batch.T.Fill(t);
+                RunModel(batch, cancellationToken);
+                calls++;
+                if (sampler.UsesNoise) GaussianNoise.FillBatch(request.Seed, request.FirstIndex + start, (uint)(k + 1), size, noise);
+                sampler.Step(batch.Output, t, x, noise, prev, x0, size);
+                prev.CopyTo(x);
+                Capture(frames, frameSteps, k + 1, x, x0, start * size);
+                if (k == steps - 1) done += n;
+                request.Progress?.Report(new GenerationProgress(b * steps + k + 1, batches * steps, done, count, t));
+            }
+            x.CopyTo(images.AsSpan(start * size, n * size));
+        }
+
+        var trajectory = new TrajectoryFrame[frameSteps.Length];
+        var ts = TimestepSchedule.Create(Metadata.Timesteps, steps, request.SamplerOptions.Spacing);
+        for (int f = 0; f < frameSteps.Length; f++)
+        {
+            int s = frameSteps[f];
+            trajectory[f] = new TrajectoryFrame(s, s < steps ? ts[s] : -1, frames![f].Sample, frames[f].X0);
+        }
+        return new GenerationResult(images, labels, Metadata.Channels, Metadata.Height, Metadata.Width, trajectory, sw.Elapsed, calls);
+    }
+
+    private static void RunModel(IDenoiserBatch batch, CancellationToken ct)
+    {
+        try { batch.Run(); }
+        catch (Exception) when (ct.IsCancellationRequested) { throw new OperationCanceledException(ct); }
+    }
+
+    private static (float[] Sample, float[] X0)[]? CreateFrames(GenerationRequest request, int total, out int[] frameSteps)
+    {
+        int every = request.TrajectoryEvery, steps = request.Steps;
+        if (every <= 0) { frameSteps = []; return null; }
+        var list = new List<int> { 0 };
+        for (int s = every; s < steps; s += every) list.Add(s);
+        list.Add(steps);
+        frameSteps = list.ToArray();
+        var frames = new (float[], float[])[frameSteps.Length];
+        for (int f = 0; f < frames.Length; f++) frames[f] = (new float[total], new float[total]);
+        return frames;
+    }
+
+    private static void Capture((float[] Sample, float[] X0)[]? frames, int[] frameSteps, int step, ReadOnlySpan<float> x, ReadOnlySpan<float> x0, int offset)
+    {
+        if (frames is null) return;
+        int f = Array.IndexOf(frameSteps, step);
+        if (f < 0) return;
+        x.CopyTo(frames[f].Sample.AsSpan(offset));
+        x0.CopyTo(frames[f].X0.AsSpan(offset));
+    }
+
+    private static void CheckSameModel(ModelMetadata a, ModelMetadata b)
+    {
+        void Same<T>(string what, T x, T y)
+        {
+            if (!EqualityComparer<T>.Default.Equals(x, y))
+                throw new InvalidInputException($"{UnetFileName} and {GuidedFileName} disagree on {what}: {x} vs {y}; they must be exported from the same checkpoint.");
+        }
+        Same("dataset", a.Dataset, b.Dataset);
+        Same("image shape", (a.Channels, a.Height, a.Width), (b.Channels, b.Height, b.Width));
+        Same("number of classes", a.NumClasses, b.NumClasses);
+        Same("T", a.Timesteps, b.Timesteps);
+        Same("schedule", a.Schedule, b.Schedule);
+        Same("prediction type", a.Prediction, b.Prediction);
+        Same("config sha256", a.ConfigSha256, b.ConfigSha256);
+        Same("schedule parameters", string.Join(",", a.ScheduleParameters.OrderBy(p => p.Key)), string.Join(",", b.ScheduleParameters.OrderBy(p => p.Key)));
+    }
+
+    /// <summary>Disposes the denoisers when the pipeline owns them.</summary>
+    public void Dispose()
+    {
+        if (!_owns) return;
+        (Unet as IDisposable)?.Dispose();
+        (Guided as IDisposable)?.Dispose();
+    }
+}
+
+/// <summary>A batch whose in-flight model call can be aborted (ONNX Runtime's RunOptions.Terminate).</summary>
+public interface ICancellableBatch
+{
+    /// <summary>Asks the running (or next) model call to stop; it then throws.</summary>
+    void Cancel();
+}

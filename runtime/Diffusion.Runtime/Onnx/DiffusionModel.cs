@@ -1,0 +1,276 @@
+using System.Security.Cryptography;
+using Diffusion.Runtime.Generation;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace Diffusion.Runtime.Onnx;
+
+/// <summary>
+/// One exported ONNX graph (<c>unet.onnx</c> or <c>unet-guided.onnx</c>) loaded into an ONNX Runtime
+/// <see cref="InferenceSession"/> that it owns. Loading checks the metadata schema (<see cref="ModelMetadata"/>)
+/// and the inputs / outputs: x float [batch, C, H, W], t int64 [batch], y int64 [batch], (+ scale float [batch] for
+/// the guided graph), one output float [batch, C, H, W]. <see cref="InferenceSession.Run(RunOptions, IReadOnlyCollection{string}, IReadOnlyCollection{OrtValue}, IReadOnlyCollection{string})"/>
+/// is thread-safe, so one model serves concurrent generations; each gets its own <see cref="CreateBatch"/>.
+/// </summary>
+public sealed class DiffusionModel : IDenoiser, IDisposable
+{
+    /// <summary>Input names of the plain graph, in order.</summary>
+    public static readonly IReadOnlyList<string> UnetInputs = ["x", "t", "y"];
+    /// <summary>Input names of the guided graph, in order.</summary>
+    public static readonly IReadOnlyList<string> GuidedInputs = ["x", "t", "y", "scale"];
+
+    private readonly InferenceSession _session;
+
+    private DiffusionModel(string path, InferenceSession session, ModelMetadata metadata, string outputName, RuntimeOptions options, string? cachePath)
+    {
+        Path = path; _session = session; Metadata = metadata; OutputName = outputName; Options = options; OptimizedModelPath = cachePath;
+    }
+
+    /// <summary>The .onnx file.</summary>
+    public string Path { get; }
+    /// <inheritdoc/>
+    public ModelMetadata Metadata { get; }
+    /// <summary>Which graph this is.</summary>
+    public GraphKind Graph => Metadata.Graph;
+    /// <inheritdoc/>
+    public bool IsGuided => Graph == GraphKind.Guided;
+    /// <summary>Name of the single output.</summary>
+    public string OutputName { get; }
+    /// <summary>Options the session was created with.</summary>
+    public RuntimeOptions Options { get; }
+    /// <summary>The cached optimized graph the session was created from or saved to, or null.</summary>
+    public string? OptimizedModelPath { get; }
+    /// <summary>The ONNX Runtime session (owned; disposed with the model).</summary>
+    public InferenceSession Session => _session;
+
+    /// <summary>Loads and validates a model file.</summary>
+    /// <param name="path">The .onnx file.</param>
+    /// <param name="options">Session options (CPU, all physical cores, full optimization when null).</param>
+    /// <param name="expected">The graph kind the caller needs (e.g. unet-guided.onnx must be guided), or null for either.</param>
+    /// <exception cref="InvalidInputException">Missing or unreadable file, not ONNX, not exported by this pipeline,
+    /// wrong inputs / outputs, or CUDA asked for and not available. The message names the file.</exception>
+    public static DiffusionModel Load(string path, RuntimeOptions? options = null, GraphKind? expected = null)
+    {
+        options ??= RuntimeOptions.Default;
+        options.Validate();
+        if (!File.Exists(path)) throw new InvalidInputException($"Model file not found: {path}");
+        string? cache = null;
+        InferenceSession session;
+        using (var so = CreateSessionOptions(options))
+        {
+            string source = path;
+            string? tmp = null;
+            if (options.OptimizedModelCacheDirectory is { } dir)
+            {
+                cache = CachePath(path, dir, options);
+                if (File.Exists(cache)) { source = cache; so.GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL; }
+                else
+                {
+                    Directory.CreateDirectory(dir);
+                    tmp = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(cache)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+                    so.OptimizedModelFilePath = tmp;
+                }
+            }
+            try { session = new InferenceSession(source, so); }
+            catch (OnnxRuntimeException e)
+            {
+                TryDelete(tmp);
+                throw new InvalidInputException($"{path}: ONNX Runtime cannot load this file as a model ({e.Message.Trim()}).", e);
+            }
+            if (tmp is not null)
+            {
+                try { File.Move(tmp, cache!, overwrite: true); }
+                catch (IOException) { TryDelete(tmp); } // another process won the race; its file is as good
+            }
+        }
+        try
+        {
+            var meta = ReadMetadata(session, path);
+            if (expected is { } g && meta.Graph != g)
+                throw new InvalidInputException($"{path}: metadata says graph '{Name(meta.Graph)}'; expected '{Name(g)}' for this file.");
+            string output = CheckSignature(session, meta, path);
+            return new DiffusionModel(path, session, meta, output, options, cache);
+        }
+        catch { session.Dispose(); throw; }
+    }
+
+    private static string Name(GraphKind g) => g == GraphKind.Unet ? "unet" : "unet-guided";
+
+    private static void TryDelete(string? file)
+    {
+        if (file is null) return;
+        try { File.Delete(file); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    private static SessionOptions CreateSessionOptions(RuntimeOptions options)
+    {
+        var so = new SessionOptions
+        {
+            GraphOptimizationLevel = options.Optimization,
+            IntraOpNumThreads = options.IntraOpThreads > 0 ? options.IntraOpThreads : Hardware.PhysicalCores,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+        };
+        if (options.Device == ExecutionDevice.Cuda)
+        {
+            var available = OrtEnv.Instance().GetAvailableProviders();
+            if (!available.Contains("CUDAExecutionProvider"))
+            {
+                so.Dispose();
+                throw new InvalidInputException($"--device cuda: this build's ONNX Runtime has no CUDA execution provider (available: {string.Join(", ", available)}). " +
+                    "Build with -p:UseCuda=true (package Microsoft.ML.OnnxRuntime.Gpu, needs CUDA 12 and cuDNN 9), or use --device cpu.");
+            }
+            try { so.AppendExecutionProvider_CUDA(options.DeviceId); }
+            catch (OnnxRuntimeException e)
+            {
+                so.Dispose();
+                throw new InvalidInputException($"--device cuda:{options.DeviceId}: the CUDA execution provider failed to start ({e.Message.Trim()}). Check the GPU, CUDA and cuDNN, or use --device cpu.", e);
+            }
+        }
+        return so;
+    }
+
+    private static string CachePath(string path, string dir, RuntimeOptions options)
+    {
+        string hash;
+        using (var fs = File.OpenRead(path)) hash = Convert.ToHexStringLower(SHA256.HashData(fs))[..16];
+        string stem = System.IO.Path.GetFileNameWithoutExtension(path);
+        return System.IO.Path.Combine(dir, $"{stem}.{hash}.{options.Optimization}.{options.Device}.optimized.onnx".ToLowerInvariant());
+    }
+
+    private static ModelMetadata ReadMetadata(InferenceSession session, string path)
+    {
+        var props = session.ModelMetadata.CustomMetadataMap;
+        if (!props.Keys.Any(k => k.StartsWith(ModelMetadata.Prefix, StringComparison.Ordinal)))
+            throw new InvalidInputException($"{path}: no '{ModelMetadata.Prefix}*' metadata; this ONNX file was not exported by this pipeline (foreign model).");
+        return ModelMetadata.FromProperties(props, path);
+    }
+
+    // Checks names, element types and shapes of the inputs and the output; returns the output name.
+    private static string CheckSignature(InferenceSession session, ModelMetadata meta, string path)
+    {
+        var want = meta.Graph == GraphKind.Guided ? GuidedInputs : UnetInputs;
+        var have = session.InputMetadata;
+        var missing = want.Where(n => !have.ContainsKey(n)).ToList();
+        var extra = have.Keys.Where(n => !want.Contains(n)).ToList();
+        if (missing.Count > 0 || extra.Count > 0)
+            throw new InvalidInputException($"{path}: inputs [{string.Join(", ", have.Keys)}]; the {Name(meta.Graph)} graph needs exactly [{string.Join(", ", want)}]" +
+                (missing.Count > 0 ? $" (missing {string.Join(", ", missing)})" : "") + (extra.Count > 0 ? $" (unexpected {string.Join(", ", extra)})" : "") + ".");
+        int[] image = [meta.Channels, meta.Height, meta.Width];
+        CheckTensor(path, "input", "x", have["x"], TensorElementType.Float, image);
+        CheckTensor(path, "input", "t", have["t"], TensorElementType.Int64, []);
+        CheckTensor(path, "input", "y", have["y"], TensorElementType.Int64, []);
+        if (meta.Graph == GraphKind.Guided) CheckTensor(path, "input", "scale", have["scale"], TensorElementType.Float, []);
+        if (session.OutputMetadata.Count != 1)
+            throw new InvalidInputException($"{path}: {session.OutputMetadata.Count} outputs [{string.Join(", ", session.OutputMetadata.Keys)}]; expected one output [batch, {meta.Channels}, {meta.Height}, {meta.Width}].");
+        var (name, node) = session.OutputMetadata.First();
+        CheckTensor(path, "output", name, node, TensorElementType.Float, image);
+        return name;
+    }
+
+    // A tensor of the given element type and shape [batch, ...rest], with a free batch dimension.
+    private static void CheckTensor(string path, string kind, string name, NodeMetadata node, TensorElementType type, int[] rest)
+    {
+        string shape = $"[batch{string.Concat(rest.Select(d => ", " + d))}]";
+        string what = $"{path}: {kind} '{name}'";
+        if (!node.IsTensor) throw new InvalidInputException($"{what} is a {node.OnnxValueType}; expected a {type} tensor {shape}.");
+        if (node.ElementDataType != type) throw new InvalidInputException($"{what} has element type {node.ElementDataType}; expected {type} {shape}.");
+        var dims = node.Dimensions;
+        string got = $"[{string.Join(", ", dims.Select((d, i) => d >= 0 ? d.ToString(System.Globalization.CultureInfo.InvariantCulture) : (node.SymbolicDimensions.ElementAtOrDefault(i) is { Length: > 0 } s ? s : "?")))}]";
+        if (dims.Length != rest.Length + 1) throw new InvalidInputException($"{what} has shape {got} (rank {dims.Length}); expected {shape}.");
+        if (dims[0] >= 0) throw new InvalidInputException($"{what} has a fixed batch dimension {dims[0]}; expected a dynamic 'batch' dimension, shape {shape}.");
+        for (int i = 0; i < rest.Length; i++)
+            if (dims[i + 1] >= 0 && dims[i + 1] != rest[i])
+                throw new InvalidInputException($"{what} has shape {got}; expected {shape} (from the metadata's image shape).");
+    }
+
+    /// <inheritdoc/>
+    public IDenoiserBatch CreateBatch(int batchSize)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (batchSize < 1) throw new InvalidInputException($"Batch size = {batchSize}; expected at least 1.");
+        return new OnnxBatch(this, batchSize);
+    }
+
+    private bool _disposed;
+
+    /// <summary>Disposes the session.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _session.Dispose();
+    }
+
+    /// <summary>
+    /// Buffers of one batch size: managed arrays pinned for the batch's lifetime by
+    /// <see cref="OrtValue.CreateTensorValueFromMemory{T}(T[], long[])"/>, bound once. On the CPU an
+    /// <see cref="OrtIoBinding"/> holds them, and <see cref="InferenceSession.RunWithBinding(RunOptions, OrtIoBinding)"/>
+    /// makes no managed allocation per call (<c>InferenceSession.Run</c> with OrtValue lists allocates name and
+    /// handle arrays on every call). With CUDA, where a binding copies inputs at bind time, each call goes
+    /// through <c>Run</c> with the same preallocated OrtValues instead.
+    /// </summary>
+    private sealed class OnnxBatch : IDenoiserBatch, ICancellableBatch
+    {
+        private readonly DiffusionModel _model;
+        private readonly float[] _x, _scale, _out;
+        private readonly long[] _t, _y;
+        private readonly List<OrtValue> _inputs = [], _outputs = [];
+        private readonly string[] _inputNames, _outputNames;
+        private readonly RunOptions _runOptions = new();
+        private readonly OrtIoBinding? _binding;
+
+        public OnnxBatch(DiffusionModel model, int n)
+        {
+            _model = model;
+            var m = model.Metadata;
+            int size = m.Channels * m.Height * m.Width;
+            _x = new float[n * size]; _out = new float[n * size];
+            _t = new long[n]; _y = new long[n];
+            _scale = model.IsGuided ? new float[n] : [];
+            long[] image = [n, m.Channels, m.Height, m.Width], vec = [n];
+            _inputNames = model.IsGuided ? [.. GuidedInputs] : [.. UnetInputs];
+            _outputNames = [model.OutputName];
+            try
+            {
+                _inputs.Add(OrtValue.CreateTensorValueFromMemory(_x, image));
+                _inputs.Add(OrtValue.CreateTensorValueFromMemory(_t, vec));
+                _inputs.Add(OrtValue.CreateTensorValueFromMemory(_y, vec));
+                if (model.IsGuided) _inputs.Add(OrtValue.CreateTensorValueFromMemory(_scale, vec));
+                _outputs.Add(OrtValue.CreateTensorValueFromMemory(_out, image));
+                if (model.Options.Device == ExecutionDevice.Cpu)
+                {
+                    _binding = model._session.CreateIoBinding();
+                    for (int i = 0; i < _inputs.Count; i++) _binding.BindInput(_inputNames[i], _inputs[i]);
+                    _binding.BindOutput(_outputNames[0], _outputs[0]);
+                }
+            }
+            catch { Dispose(); throw; }
+            BatchSize = n;
+        }
+
+        public int BatchSize { get; }
+        public Span<float> X => _x;
+        public Span<long> T => _t;
+        public Span<long> Y => _y;
+        public Span<float> Scale => _scale;
+        public ReadOnlySpan<float> Output => _out;
+
+        public void Run()
+        {
+            ObjectDisposedException.ThrowIf(_model._disposed, _model);
+            if (_binding is not null) _model._session.RunWithBinding(_runOptions, _binding);
+            else _model._session.Run(_runOptions, _inputNames, _inputs, _outputNames, _outputs);
+        }
+
+        public void Cancel() => _runOptions.Terminate = true;
+
+        public void Dispose()
+        {
+            _binding?.Dispose();
+            foreach (var v in _inputs) v.Dispose();
+            foreach (var v in _outputs) v.Dispose();
+            _runOptions.Dispose();
+        }
+    }
+}

@@ -1,0 +1,90 @@
+using Microsoft.ML.OnnxRuntime;
+
+namespace Diffusion.Runtime.Onnx;
+
+/// <summary>Where models run.</summary>
+public enum ExecutionDevice
+{
+    /// <summary>ONNX Runtime's CPU execution provider (always available).</summary>
+    Cpu,
+    /// <summary>The CUDA execution provider; needs a build with -p:UseCuda=true (Microsoft.ML.OnnxRuntime.Gpu), CUDA and cuDNN.</summary>
+    Cuda,
+}
+
+/// <summary>How ONNX Runtime sessions are created.</summary>
+public sealed record RuntimeOptions
+{
+    /// <summary>CPU, all physical cores, full graph optimization, no cache.</summary>
+    public static RuntimeOptions Default { get; } = new();
+
+    /// <summary>Execution device.</summary>
+    public ExecutionDevice Device { get; init; } = ExecutionDevice.Cpu;
+    /// <summary>CUDA device ordinal.</summary>
+    public int DeviceId { get; init; }
+    /// <summary>Intra-op threads; 0 = physical cores (<see cref="Hardware.PhysicalCores"/>).</summary>
+    public int IntraOpThreads { get; init; }
+    /// <summary>Graph optimization level (default: all, including layout and fusion optimizations).</summary>
+    public GraphOptimizationLevel Optimization { get; init; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
+    /// <summary>
+    /// Folder for optimized models, or null. When set, the first load saves ONNX Runtime's optimized graph as
+    /// <c>{name}.{sha256 of the file, 16 hex}.{level}.{device}.optimized.onnx</c> and later loads of the same file
+    /// start from it (skipping optimization). The optimized graph can be specific to this machine's CPU: keep the
+    /// cache local.
+    /// </summary>
+    public string? OptimizedModelCacheDirectory { get; init; }
+
+    /// <summary>Checks values.</summary>
+    /// <exception cref="InvalidInputException">Negative threads or device id.</exception>
+    public void Validate()
+    {
+        if (IntraOpThreads < 0) throw new InvalidInputException($"Threads = {IntraOpThreads}; expected 0 (all physical cores) or more.");
+        if (DeviceId < 0) throw new InvalidInputException($"CUDA device id = {DeviceId}; expected 0 or more.");
+        if (!Enum.IsDefined(Device)) throw new InvalidInputException($"Device {Device} is unknown; expected cpu or cuda.");
+    }
+
+    /// <summary>Parses "cpu" or "cuda" (also "cuda:N" for a device id).</summary>
+    /// <exception cref="InvalidInputException">Any other value.</exception>
+    public static (ExecutionDevice Device, int DeviceId) ParseDevice(string value)
+    {
+        string v = value?.Trim().ToLowerInvariant() ?? "";
+        if (v == "cpu") return (ExecutionDevice.Cpu, 0);
+        if (v == "cuda" || v == "gpu") return (ExecutionDevice.Cuda, 0);
+        if (v.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(v[5..], out int id) && id >= 0) return (ExecutionDevice.Cuda, id);
+        throw new InvalidInputException($"Unknown device '{value}'; expected cpu, cuda or cuda:N.");
+    }
+}
+
+/// <summary>Facts about this machine.</summary>
+public static class Hardware
+{
+    private static readonly Lazy<int> s_physical = new(CountPhysicalCores);
+
+    /// <summary>
+    /// Physical cores available to this process: distinct (physical id, core id) pairs of /proc/cpuinfo on Linux,
+    /// capped by <see cref="Environment.ProcessorCount"/> (which honours affinity and container limits); the
+    /// processor count elsewhere.
+    /// </summary>
+    public static int PhysicalCores => s_physical.Value;
+
+    private static int CountPhysicalCores()
+    {
+        int logical = Environment.ProcessorCount;
+        try
+        {
+            if (!OperatingSystem.IsLinux() || !File.Exists("/proc/cpuinfo")) return logical;
+            var cores = new HashSet<(string, string)>();
+            string phys = "0";
+            foreach (var line in File.ReadLines("/proc/cpuinfo"))
+            {
+                int colon = line.IndexOf(':');
+                if (colon < 0) continue;
+                string key = line[..colon].Trim(), val = line[(colon + 1)..].Trim();
+                if (key == "physical id") phys = val;
+                else if (key == "core id") cores.Add((phys, val));
+            }
+            return cores.Count == 0 ? logical : Math.Clamp(cores.Count, 1, logical);
+        }
+        catch (IOException) { return logical; }
+        catch (UnauthorizedAccessException) { return logical; }
+    }
+}
