@@ -46,6 +46,20 @@ public sealed class ImageSet
         return new ImageSet(px, labels, data.Height, data.Width, data.Images.Path);
     }
 
+    /// <summary>Converts the images of an IDX dataset at <paramref name="indices"/> (in that order) to model space.</summary>
+    public static ImageSet FromIdx(IdxDataset data, IReadOnlyList<int> indices)
+    {
+        int size = data.Height * data.Width;
+        var px = new float[indices.Count * size];
+        var labels = new int[indices.Count];
+        for (int j = 0; j < indices.Count; j++)
+        {
+            Runtime.Pixels.ToModel(data.Images.Data.AsSpan(indices[j] * size, size), px.AsSpan(j * size, size));
+            labels[j] = data.Labels.Data[indices[j]];
+        }
+        return new ImageSet(px, labels, data.Height, data.Width, data.Images.Path);
+    }
+
     /// <summary>Loads an IDX images / labels pair (raw or .gz), checking counts and label range.</summary>
     /// <exception cref="InvalidInputException">Missing or corrupt file, counts disagree, a label outside 0..numClasses-1.</exception>
     public static ImageSet LoadIdx(string imagesPath, string labelsPath, int numClasses, int limit = 0)
