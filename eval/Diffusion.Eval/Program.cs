@@ -111,7 +111,7 @@ public static class Cli
 
     private static Command ReportCommand(string[] args)
     {
-        var model = new Option<string?>("--model") { Description = "model folder (unet.onnx, unet-guided.onnx) or .onnx file" };
+        var model = new Option<string?>("--model") { Description = "model folder (unet.onnx, unet-guided.onnx) or .onnx file (default models/mnist unless --images)" };
         var images = new Option<string?>("--images") { Description = "IDX images to judge instead of generating" };
         var labels = new Option<string?>("--labels") { Description = "IDX labels of --images" };
         var judges = new Option<string?>("--judges") { Description = "judge folder (default: the model's folder, else models/<dataset>)" };
@@ -134,7 +134,8 @@ public static class Cli
         {
             var o = new EvalOptions
             {
-                Model = pr.GetValue(model), Images = pr.GetValue(images), Labels = pr.GetValue(labels), Judges = pr.GetValue(judges),
+                Model = pr.GetValue(model) ?? (pr.GetValue(images) is null ? Path.Combine("models", "mnist") : null),
+                Images = pr.GetValue(images), Labels = pr.GetValue(labels), Judges = pr.GetValue(judges),
                 Dataset = pr.GetValue(dataset)!.Trim().ToLowerInvariant(), Data = pr.GetValue(data), PerClass = pr.GetValue(perClass),
                 Setting = s.Setting(pr), Seed = pr.GetValue(s.Seed), BatchSize = pr.GetValue(s.Batch), Threads = pr.GetValue(s.Threads),
                 DenoiseCount = pr.GetValue(denoise), Sweep = !pr.GetValue(noSweep),

@@ -20,7 +20,8 @@ export.SetAction(pr =>
     string ckpt = pr.GetValue(checkpoint) ?? Path.Combine("runs", $"judge-{name}", "judge.ckpt");
     string outPath = pr.GetValue(output) ?? Path.Combine("models", name, "judge.onnx");
     using var judge = JudgeCheckpoint.Load(ckpt);
-    var model = JudgeExporter.Build(judge.Model, JudgeExporter.MetadataOf(judge), pr.GetValue(opset));
+    var meta = JudgeExporter.MetadataOf(judge) with { ExportCommand = "make export-classifier" + (args.Length > 1 ? $" ARGS='{string.Join(' ', args.Skip(1))}'" : "") };
+    var model = JudgeExporter.Build(judge.Model, meta, pr.GetValue(opset));
     OnnxHelper.Save(model, outPath);
     Console.WriteLine($"wrote {outPath} ({new FileInfo(outPath).Length:N0} bytes): {judge.Info.Dataset} judge, "
         + $"TorchSharp test accuracy {judge.Info.TestAccuracy:P2}");

@@ -44,6 +44,8 @@ public sealed record JudgeMetadata
     public string Architecture { get; init; } = "";
     /// <summary>Command that trained it.</summary>
     public string TrainCommand { get; init; } = "";
+    /// <summary>Command that exported it.</summary>
+    public string ExportCommand { get; init; } = "";
     /// <summary>Source commit of the training code.</summary>
     public string SourceCommit { get; init; } = "unknown";
 
@@ -63,6 +65,7 @@ public sealed record JudgeMetadata
             [Prefix + "test_accuracy"] = TestAccuracy.ToString("R", inv),
             [Prefix + "architecture"] = Architecture,
             [Prefix + "train_command"] = TrainCommand,
+            [Prefix + "export_command"] = ExportCommand,
             [Prefix + "source_commit"] = SourceCommit,
         };
     }
@@ -100,7 +103,8 @@ public sealed record JudgeMetadata
         {
             Dataset = Req("dataset"), ClassNames = names, Channels = shape[0], Height = shape[1], Width = shape[2],
             FeatureDim = Int("feature_dim", 1), TestAccuracy = acc, Architecture = Req("architecture"),
-            TrainCommand = Req("train_command"), SourceCommit = Req("source_commit"),
+            TrainCommand = Req("train_command"), ExportCommand = props.TryGetValue(Prefix + "export_command", out var ec) ? ec : "",
+            SourceCommit = Req("source_commit"),
         };
     }
 }

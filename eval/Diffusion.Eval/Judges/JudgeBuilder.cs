@@ -109,7 +109,7 @@ public static class JudgeBuilder
             CnnArchitecture = meta.Architecture, CnnTorchSharpTestAccuracy = meta.TestAccuracy,
             CnnTest = cnnTest, CnnScoreSeconds = Math.Round(cnnSeconds, 2),
             LightGbmOptions = options.LightGbm, LightGbmTest = lgbmTest, LightGbmTrainSeconds = Math.Round(lgbmSeconds, 1), LightGbmTrainCount = lgbmCount,
-            CnnTrainCommand = meta.TrainCommand, CnnSourceCommit = meta.SourceCommit, Command = options.Command,
+            CnnTrainCommand = meta.TrainCommand, CnnExportCommand = meta.ExportCommand, CnnSourceCommit = meta.SourceCommit, Command = options.Command,
             Hardware = Machine.Describe(), CreatedUtc = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
         };
         card.Save(Path.Combine(options.OutDir, JudgeCard.FileName));
@@ -135,7 +135,7 @@ public static class JudgeBuilder
         for (int i = 0; i < card.NumClasses; i++)
             sb.AppendLine(inv, $"| {i} | {card.ClassNames[i]} | {Pct(card.CnnTest?.PerClassAccuracy, i)} | {Pct(card.LightGbmTest?.PerClassAccuracy, i)} |");
         sb.AppendLine().AppendLine("## Reproduce").AppendLine();
-        sb.AppendLine("```").AppendLine(card.CnnTrainCommand).AppendLine($"make export-classifier ARGS='--dataset {card.Dataset}'").AppendLine(card.Command).AppendLine("```").AppendLine();
+        sb.AppendLine("```").AppendLine(card.CnnTrainCommand).AppendLine(card.CnnExportCommand.Length > 0 ? card.CnnExportCommand : $"make export-classifier ARGS='--dataset {card.Dataset}'").AppendLine(card.Command).AppendLine("```").AppendLine();
         sb.AppendLine(inv, $"Files: {string.Join(", ", new[] { card.Onnx, card.MlNet, card.LightGbm }.Where(f => f is not null).Select(f => $"`{f!.File}` ({f.Bytes:N0} bytes, sha256 `{f.Sha256[..16]}...`)"))}.").AppendLine();
         sb.AppendLine(inv, $"Measured on: {card.Hardware}, {card.CreatedUtc}. CNN source commit `{card.CnnSourceCommit}`.");
         return sb.ToString();

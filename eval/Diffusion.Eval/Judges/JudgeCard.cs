@@ -70,6 +70,8 @@ public sealed record JudgeCard
     public int LightGbmTrainCount { get; init; }
     /// <summary>Command that trained the CNN (from its ONNX metadata).</summary>
     public string CnnTrainCommand { get; init; } = "";
+    /// <summary>Command that exported the CNN (from its ONNX metadata).</summary>
+    public string CnnExportCommand { get; init; } = "";
     /// <summary>Command that built the judges and this card.</summary>
     public string Command { get; init; } = "";
     /// <summary>Source commit of the CNN's training code.</summary>
