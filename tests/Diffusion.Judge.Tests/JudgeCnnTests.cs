@@ -137,9 +137,17 @@ internal static class Repo
 
     public static string Data(string name) => Path.Combine(Root, "data", name);
 
+    private static readonly Lazy<string> s_root = new(() =>
+    {
+        string root = Path.Combine(Path.GetTempPath(), "diffusion-judge-tests", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => { try { Directory.Delete(root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { } };
+        return root;
+    });
+
+    /// <summary>A new empty folder under this test process's temp root (deleted when the process exits).</summary>
     public static string TempDir()
     {
-        string dir = Path.Combine(Path.GetTempPath(), "diffusion-judge-tests", Guid.NewGuid().ToString("N"));
+        string dir = Path.Combine(s_root.Value, Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
         return dir;
     }
