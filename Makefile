@@ -14,7 +14,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1
 export DOTNET_NOLOGO=1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup torchsharp data build train generate pack-runtime sample train-classifier export-classifier judges eval gate test clean
+.PHONY: help setup torchsharp data build train export generate pack-runtime sample train-classifier export-classifier judges eval gate test clean
 
 help: ## list the targets
 	@echo "Diffusion pipeline. First: 'make setup', then 'make train export'; tests: 'make test'."
@@ -34,6 +34,9 @@ build: torchsharp ## build everything
 
 train: torchsharp data ## train a model (default config configs/mnist.json); ARGS passes flags
 	$(TS_DOTNET) run --project train/Diffusion.Train $(RUN_FLAGS) -- train $(ARGS)
+
+export: torchsharp ## export a checkpoint to ONNX (default runs/mnist/checkpoints/last.ckpt -> models/mnist); ARGS passes flags
+	$(TS_DOTNET) run --project export/Diffusion.Export $(RUN_FLAGS) -- export $(ARGS)
 
 generate: ## sample images from an exported model with ONNX Runtime (default models/mnist); ARGS passes flags
 	dotnet run --project runtime/Diffusion.Generate $(RUN_FLAGS) -- generate $(ARGS)

@@ -129,6 +129,8 @@ public sealed class ExportContext
         foreach (var (name, _) in root.named_parameters())
             if (!ExportedParameters.Contains(name))
                 throw new UnsupportedModuleException(name, "parameter not written by its module's ONNX emitter");
+        foreach (var (name, _) in root.named_buffers())
+            throw new UnsupportedModuleException(name, "buffers (running statistics and the like) are not exported by any emitter");
         return outputs;
     }
 
@@ -215,11 +217,9 @@ public sealed class EmitScope
             ?? throw new UnsupportedModuleException(DisplayPath, $"{Module.GetType().Name} has no parameter '{name}'");
         string key = Join(name);
         if (!Context.ExportedParameters.Add(key)) throw new UnsupportedModuleException(key, "parameter written twice");
-        using var scope = torch.NewDisposeScope();
-        var t = p.detach().cpu().to_type(torch.ScalarType.Float32).contiguous();
-        long[] shape = dims.Length > 0 ? dims : t.shape;
-        if (shape.Aggregate(1L, (a, b) => a * b) != t.numel())
-            throw new InvalidOperationException($"{key}: cannot write [{string.Join(",", t.shape)}] as [{string.Join(",", shape)}].");
-        return Graph.Initializer(key, t.data<float>().ToArray(), shape);
+        long[] shape = dims.Length > 0 ? dims : p.shape;
+        if (shape.Aggregate(1L, (a, b) => a * b) != p.numel())
+            throw new InvalidOperationException($"{key}: cannot write [{string.Join(",", p.shape)}] as [{string.Join(",", shape)}].");
+        return Graph.Initializer(key, TorchTensors.ToFloatArray(p), shape);
     }
 }
