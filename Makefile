@@ -14,7 +14,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1
 export DOTNET_NOLOGO=1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup torchsharp data build train export generate pack-runtime sample test clean
+.PHONY: help setup torchsharp data build train export generate pack-runtime sample train-classifier export-classifier judges eval gate test clean
 
 help: ## list the targets
 	@echo "Diffusion pipeline. First: 'make setup', then 'make train export'; tests: 'make test'."
@@ -46,6 +46,21 @@ pack-runtime: ## NuGet package of the runtime into artifacts/packages
 
 sample: pack-runtime ## build and run runtime/samples/HelloDiffusion against the packed NuGet package; ARGS passes flags
 	dotnet run --project runtime/samples/HelloDiffusion $(RUN_FLAGS) --property:UseRuntimePackage=true -- $(ARGS)
+
+train-classifier: torchsharp data ## train the judge CNN (TorchSharp) into runs/judge-<dataset>/; ARGS e.g. '--dataset fashion-mnist'
+	$(TS_DOTNET) run --project train/Diffusion.Judge $(RUN_FLAGS) -- train-classifier $(ARGS)
+
+export-classifier: torchsharp ## export the judge CNN to models/<dataset>/judge.onnx; ARGS e.g. '--dataset fashion-mnist'
+	$(TS_DOTNET) run --project export/Diffusion.Judge.Export $(RUN_FLAGS) -- export-classifier $(ARGS)
+
+judges: data ## ML.NET judges from judge.onnx (CNN zip + LightGBM) and judge.json in models/<dataset>; ARGS passes flags
+	dotnet run --project eval/Diffusion.Eval $(RUN_FLAGS) -- judges $(ARGS)
+
+eval: data ## quality report of a model (default models/mnist) or IDX pair into reports/; ARGS passes flags
+	dotnet run --project eval/Diffusion.Eval $(RUN_FLAGS) -- report $(ARGS)
+
+gate: data ## accuracy gate: seeded digits from models/mnist judged by the ML.NET judge (default >= 99%); ARGS passes flags
+	dotnet run --project eval/Diffusion.Eval $(RUN_FLAGS) -- gate $(ARGS)
 
 test: torchsharp data ## run every test project
 	$(TS_DOTNET) build Pipeline.sln $(DOTNET_FLAGS)

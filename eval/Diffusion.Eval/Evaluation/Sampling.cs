@@ -1,0 +1,65 @@
+using System.Globalization;
+using Diffusion.Runtime;
+using Diffusion.Runtime.Generation;
+using Diffusion.Runtime.Samplers;
+
+namespace Diffusion.Eval.Evaluation;
+
+/// <summary>A sampling setting: sampler, steps, classifier-free guidance scale (diffusers convention) and DDIM eta.</summary>
+/// <param name="Sampler">Sampler.</param>
+/// <param name="Steps">Sampling steps.</param>
+/// <param name="GuidanceScale">Guidance scale (1 = conditional).</param>
+/// <param name="Eta">DDIM eta (0 = deterministic; ignored by the other samplers).</param>
+public sealed record SamplingSetting(SamplerKind Sampler, int Steps, float GuidanceScale, double Eta = 0)
+{
+    /// <summary>"dpm++ 20 steps, guidance 2".</summary>
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"{SamplerFactory.Name(Sampler)} {Steps} steps, guidance {GuidanceScale:0.##}{(Sampler == SamplerKind.Ddim && Eta != 0 ? $", eta {Eta:0.##}" : "")}");
+}
+
+/// <summary>The defaults of <c>make eval</c> and <c>make gate</c> (one place; see eval/README.md for how they were chosen).</summary>
+public static class EvalDefaults
+{
+    /// <summary>Default sampler: DPM-Solver++ 2M.</summary>
+    public const SamplerKind Sampler = SamplerKind.DpmSolverPlusPlus;
+    /// <summary>Default number of steps.</summary>
+    public const int Steps = 20;
+    /// <summary>Default guidance scale (diffusers convention).</summary>
+    public const float GuidanceScale = 2f;
+    /// <summary>Default noise seed of generated sets.</summary>
+    public const ulong Seed = 1234;
+    /// <summary>Images per class of the gate.</summary>
+    public const int GatePerClass = 50;
+    /// <summary>Accuracy the gate requires of the main judge.</summary>
+    public const double GateThreshold = 0.99;
+    /// <summary>The default setting.</summary>
+    public static SamplingSetting Setting => new(Sampler, Steps, GuidanceScale);
+}
+
+/// <summary>Generates labelled sets with the runtime's <see cref="DiffusionPipeline"/>.</summary>
+public static class Sampling
+{
+    /// <summary>
+    /// <paramref name="perClass"/> images of every class, class-major (all of class 0, then class 1, ...). The images
+    /// go through bytes exactly as <c>generate --format idx</c> writes them (clamped to [-1, 1], rounded to 0-255),
+    /// so a set judged here and the same set judged from IDX files give the same numbers.
+    /// </summary>
+    /// <returns>The images and the wall time of generation (seconds).</returns>
+    /// <exception cref="InvalidInputException">Invalid setting for this model.</exception>
+    public static (ImageSet Images, double Seconds) Generate(DiffusionPipeline pipeline, SamplingSetting setting, int perClass,
+        ulong seed, int batchSize = 64, IProgress<GenerationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        if (perClass < 1) throw new InvalidInputException($"--per-class {perClass}; expected >= 1.");
+        var meta = pipeline.Metadata;
+        if (meta.Channels != 1) throw new InvalidInputException($"Model has {meta.Channels} channels; the judges take grayscale (1 channel) images.");
+        var labels = Enumerable.Range(0, meta.NumClasses).SelectMany(c => Enumerable.Repeat(c, perClass)).ToArray();
+        var result = pipeline.Generate(new GenerationRequest
+        {
+            Labels = labels, GuidanceScale = setting.GuidanceScale, Steps = setting.Steps, Sampler = setting.Sampler,
+            SamplerOptions = SamplerOptions.Default with { Eta = setting.Eta }, Seed = seed, BatchSize = batchSize, Progress = progress,
+        }, cancellationToken);
+        var px = new float[result.Images.Length];
+        Pixels.ToModel(result.ToBytes(), px);
+        return (new ImageSet(px, labels, meta.Height, meta.Width, $"generated ({setting}, seed {seed})"), result.Elapsed.TotalSeconds);
+    }
+}

@@ -1,0 +1,92 @@
+using Diffusion.Runtime;
+
+namespace Diffusion.Eval;
+
+/// <summary>
+/// Labelled grayscale images in model space: pixels [N, H * W] float in [-1, 1], row-major, and labels [N].
+/// The unit every judge and metric takes.
+/// </summary>
+public sealed class ImageSet
+{
+    /// <summary>Pixels, [N * H * W], image after image, in [-1, 1].</summary>
+    public float[] Pixels { get; }
+    /// <summary>Labels, [N], each in 0..NumClasses-1.</summary>
+    public int[] Labels { get; }
+    /// <summary>Image height H.</summary>
+    public int Height { get; }
+    /// <summary>Image width W.</summary>
+    public int Width { get; }
+    /// <summary>Number of images N.</summary>
+    public int Count => Labels.Length;
+    /// <summary>Pixels per image, H * W.</summary>
+    public int ImageSize => Height * Width;
+    /// <summary>Where the images came from (for reports and messages).</summary>
+    public string Source { get; }
+
+    /// <summary>Wraps pixels [N * H * W] and labels [N].</summary>
+    /// <exception cref="ArgumentException">Sizes disagree.</exception>
+    public ImageSet(float[] pixels, int[] labels, int height, int width, string source)
+    {
+        if (height < 1 || width < 1 || pixels.Length != (long)labels.Length * height * width)
+            throw new ArgumentException($"ImageSet: {pixels.Length} pixels do not make {labels.Length} images of {height}x{width}.");
+        Pixels = pixels; Labels = labels; Height = height; Width = width; Source = source;
+    }
+
+    /// <summary>One image, [H * W].</summary>
+    public ReadOnlySpan<float> Image(int i) => Pixels.AsSpan(i * ImageSize, ImageSize);
+
+    /// <summary>Converts an IDX dataset (0-255) to model space, optionally only its first <paramref name="limit"/> images.</summary>
+    public static ImageSet FromIdx(IdxDataset data, int limit = 0)
+    {
+        int n = limit > 0 ? Math.Min(limit, data.Count) : data.Count, size = data.Height * data.Width;
+        var px = new float[n * size];
+        Runtime.Pixels.ToModel(data.Images.Data.AsSpan(0, n * size), px);
+        var labels = new int[n];
+        for (int i = 0; i < n; i++) labels[i] = data.Labels.Data[i];
+        return new ImageSet(px, labels, data.Height, data.Width, data.Images.Path);
+    }
+
+    /// <summary>Converts the images of an IDX dataset at <paramref name="indices"/> (in that order) to model space.</summary>
+    public static ImageSet FromIdx(IdxDataset data, IReadOnlyList<int> indices)
+    {
+        int size = data.Height * data.Width;
+        var px = new float[indices.Count * size];
+        var labels = new int[indices.Count];
+        for (int j = 0; j < indices.Count; j++)
+        {
+            Runtime.Pixels.ToModel(data.Images.Data.AsSpan(indices[j] * size, size), px.AsSpan(j * size, size));
+            labels[j] = data.Labels.Data[indices[j]];
+        }
+        return new ImageSet(px, labels, data.Height, data.Width, data.Images.Path);
+    }
+
+    /// <summary>Loads an IDX images / labels pair (raw or .gz), checking counts and label range.</summary>
+    /// <exception cref="InvalidInputException">Missing or corrupt file, counts disagree, a label outside 0..numClasses-1.</exception>
+    public static ImageSet LoadIdx(string imagesPath, string labelsPath, int numClasses, int limit = 0)
+        => FromIdx(IdxDataset.Load(imagesPath, labelsPath, numClasses), limit);
+
+    /// <summary>The images at <paramref name="indices"/>, in that order.</summary>
+    public ImageSet Subset(IReadOnlyList<int> indices)
+    {
+        var px = new float[indices.Count * ImageSize];
+        var labels = new int[indices.Count];
+        for (int j = 0; j < indices.Count; j++)
+        {
+            Image(indices[j]).CopyTo(px.AsSpan(j * ImageSize, ImageSize));
+            labels[j] = Labels[indices[j]];
+        }
+        return new ImageSet(px, labels, Height, Width, Source);
+    }
+
+    /// <summary>Indices of the images of class <paramref name="label"/>.</summary>
+    public int[] IndicesOf(int label) => Enumerable.Range(0, Count).Where(i => Labels[i] == label).ToArray();
+
+    /// <summary>Writes the set as an IDX pair (0-255) atomically.</summary>
+    public void WriteIdx(string imagesPath, string labelsPath)
+    {
+        var bytes = new byte[Pixels.Length];
+        Runtime.Pixels.ToBytes(Pixels, bytes);
+        Idx.Write(imagesPath, [Count, Height, Width], bytes);
+        Idx.Write(labelsPath, [Count], Labels.Select(l => (byte)l).ToArray());
+    }
+}

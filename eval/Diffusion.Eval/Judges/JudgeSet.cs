@@ -1,0 +1,80 @@
+using Diffusion.Runtime;
+
+namespace Diffusion.Eval.Judges;
+
+/// <summary>
+/// The judges of one dataset, loaded from a folder holding <c>judge.json</c> (the card), the ML.NET CNN judge
+/// (main) and, when built, the LightGBM judge. Every file is checked against the card's SHA-256.
+/// </summary>
+public sealed class JudgeSet : IDisposable
+{
+    /// <summary>Folder the judges were loaded from.</summary>
+    public string Folder { get; }
+    /// <summary>The card.</summary>
+    public JudgeCard Card { get; }
+    /// <summary>The main judge: the CNN through ML.NET's OnnxTransformer.</summary>
+    public OnnxCnnJudge Cnn { get; }
+    /// <summary>The second judge (LightGBM on pixels), or null when it was not built.</summary>
+    public LightGbmJudge? LightGbm { get; }
+
+    private JudgeSet(string folder, JudgeCard card, OnnxCnnJudge cnn, LightGbmJudge? lgbm)
+    {
+        Folder = folder; Card = card; Cnn = cnn; LightGbm = lgbm;
+    }
+
+    /// <summary>Loads the judges in <paramref name="folder"/>.</summary>
+    /// <param name="folder">Folder with judge.json and the files it names.</param>
+    /// <param name="requireLightGbm">Fail when the LightGBM judge is missing (otherwise it is skipped).</param>
+    /// <exception cref="InvalidInputException">Missing card or file, hash mismatch, or a judge that contradicts the card.</exception>
+    public static JudgeSet Load(string folder, bool requireLightGbm = false)
+    {
+        if (!Directory.Exists(folder)) throw new InvalidInputException($"Judge folder not found: {folder} (build the judges with 'make judges').");
+        string cardPath = Path.Combine(folder, JudgeCard.FileName);
+        var card = JudgeCard.Load(cardPath);
+        if (card.MlNet is null) throw new InvalidInputException($"{cardPath} names no ML.NET judge; rebuild with 'make judges'.");
+        string zip = Path.Combine(folder, card.MlNet.File);
+        if (!File.Exists(zip)) throw new InvalidInputException($"ML.NET judge not found: {zip} (named by {cardPath}).");
+        JudgeCard.Verify(card.MlNet, zip, cardPath);
+        var cnn = OnnxCnnJudge.Load(zip);
+        LightGbmJudge? lgbm = null;
+        try
+        {
+            if (cnn.NumClasses != card.NumClasses || cnn.FeatureDim != card.FeatureDim || cnn.Height != card.ImageShape[1] || cnn.Width != card.ImageShape[2])
+                throw new InvalidInputException($"{zip}: judge has {cnn.NumClasses} classes, F = {cnn.FeatureDim}, {cnn.Height}x{cnn.Width} images; {cardPath} says {card.NumClasses}, {card.FeatureDim}, {card.ImageShape[1]}x{card.ImageShape[2]}.");
+            string? lgbmPath = card.LightGbm is null ? null : Path.Combine(folder, card.LightGbm.File);
+            if (lgbmPath is not null && File.Exists(lgbmPath))
+            {
+                JudgeCard.Verify(card.LightGbm, lgbmPath, cardPath);
+                lgbm = LightGbmJudge.Load(lgbmPath);
+                if (lgbm.NumClasses != card.NumClasses)
+                    throw new InvalidInputException($"{lgbmPath}: LightGBM judge has {lgbm.NumClasses} classes; {cardPath} says {card.NumClasses}.");
+            }
+            else if (requireLightGbm)
+                throw new InvalidInputException($"LightGBM judge not found in {folder} ({cardPath} names {card.LightGbm?.File ?? "none"}); build it with 'make judges'.");
+            return new JudgeSet(folder, card, cnn, lgbm);
+        }
+        catch
+        {
+            cnn.Dispose();
+            lgbm?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Checks that these judges suit a diffusion model (same dataset, classes and image shape).</summary>
+    /// <exception cref="InvalidInputException">The model is foreign to the judges.</exception>
+    public void CheckModel(ModelMetadata model, string modelPath)
+    {
+        if (!string.Equals(model.Dataset, Card.Dataset, StringComparison.OrdinalIgnoreCase))
+            throw new InvalidInputException($"{modelPath} is a '{model.Dataset}' model but the judges in {Folder} judge '{Card.Dataset}'; pass --judges with the matching folder.");
+        if (model.NumClasses != Card.NumClasses || model.Channels != Card.ImageShape[0] || model.Height != Card.ImageShape[1] || model.Width != Card.ImageShape[2])
+            throw new InvalidInputException($"{modelPath}: {model.NumClasses} classes of [{model.Channels},{model.Height},{model.Width}] images; the judges expect {Card.NumClasses} classes of [{string.Join(",", Card.ImageShape)}].");
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        Cnn.Dispose();
+        LightGbm?.Dispose();
+    }
+}

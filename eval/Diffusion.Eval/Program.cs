@@ -1,0 +1,219 @@
+using System.CommandLine;
+using System.Globalization;
+using Diffusion.Eval;
+using Diffusion.Eval.Evaluation;
+using Diffusion.Eval.Judges;
+using Diffusion.Runtime;
+using Diffusion.Runtime.Samplers;
+using Spectre.Console;
+
+// eval: ML.NET judges, quality report and the accuracy gate. Bad input exits 2; a failed gate exits 1.
+return Cli.Run(args);
+
+/// <summary>The <c>eval</c> command line: <c>judges</c>, <c>report</c>, <c>gate</c>.</summary>
+public static class Cli
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    /// <summary>Parses and runs a command; returns the exit code (0 ok, 1 gate failed, 2 bad input).</summary>
+    public static int Run(string[] args)
+    {
+        var root = new RootCommand("Evaluate generated images with ML.NET judges") { JudgesCommand(args), ReportCommand(args), GateCommand() };
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var e in parsed.Errors) Console.Error.WriteLine($"error: {e.Message}");
+            return InvalidInputException.ExitCode;
+        }
+        try
+        {
+            return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (InvalidInputException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return InvalidInputException.ExitCode;
+        }
+    }
+
+    /// <summary>"make TARGET ARGS='...'" for the arguments after the subcommand.</summary>
+    private static string CommandLine(string make, string[] args) => $"make {make}" + (args.Length > 1 ? $" ARGS='{string.Join(' ', args.Skip(1))}'" : "");
+
+    private static void Log(string line) => AnsiConsole.MarkupLineInterpolated($"[grey]{DateTime.Now:HH:mm:ss}[/] {line}");
+
+    // ---- judges -------------------------------------------------------------------------------------------------
+
+    private static Command JudgesCommand(string[] args)
+    {
+        var dataset = new Option<string>("--dataset") { Description = "mnist or fashion-mnist (default paths)", DefaultValueFactory = _ => "mnist" };
+        var onnx = new Option<string?>("--onnx") { Description = "exported judge CNN (default models/<dataset>/judge.onnx)" };
+        var outDir = new Option<string?>("--out") { Description = "folder for the judges and judge.json (default models/<dataset>)" };
+        var data = new Option<string?>("--data") { Description = "IDX folder (default data/<dataset>)" };
+        var iters = new Option<int>("--lgbm-iterations") { Description = "LightGBM boosting rounds", DefaultValueFactory = _ => new LightGbmOptions().Iterations };
+        var leaves = new Option<int>("--lgbm-leaves") { Description = "LightGBM leaves per tree", DefaultValueFactory = _ => new LightGbmOptions().Leaves };
+        var lr = new Option<double>("--lgbm-lr") { Description = "LightGBM learning rate", DefaultValueFactory = _ => new LightGbmOptions().LearningRate };
+        var limit = new Option<int>("--lgbm-limit") { Description = "train LightGBM on the first N training images (0 = all)" };
+        var noLgbm = new Option<bool>("--no-lightgbm") { Description = "build only the ML.NET CNN judge" };
+        var threads = new Option<int>("--threads") { Description = "threads (0 = default)" };
+        var cmd = new Command("judges", "Build the ML.NET judges from the exported CNN and train the LightGBM judge; write judge.json")
+        {
+            dataset, onnx, outDir, data, iters, leaves, lr, limit, noLgbm, threads,
+        };
+        cmd.SetAction(pr =>
+        {
+            string name = pr.GetValue(dataset)!.Trim().ToLowerInvariant();
+            int t = pr.GetValue(threads);
+            if (t < 0) throw new InvalidInputException($"--threads {t}; expected >= 0.");
+            var options = new JudgeBuildOptions
+            {
+                Onnx = pr.GetValue(onnx) ?? Path.Combine("models", name, JudgeCard.OnnxFileName),
+                OutDir = pr.GetValue(outDir) ?? Path.Combine("models", name),
+                Data = pr.GetValue(data) ?? Path.Combine("data", name),
+                LightGbm = pr.GetValue(noLgbm) ? null : new LightGbmOptions
+                {
+                    Iterations = pr.GetValue(iters), Leaves = pr.GetValue(leaves), LearningRate = pr.GetValue(lr), Threads = t > 0 ? t : null,
+                },
+                LightGbmTrainLimit = pr.GetValue(limit), Threads = t > 0 ? t : null,
+                Command = CommandLine("judges", args),
+            };
+            var card = JudgeBuilder.Build(options, Log);
+            Log($"wrote {Path.Combine(options.OutDir, JudgeCard.FileName)} and judge-card.md");
+            var table = new Table().AddColumns("judge", "test accuracy", "mean confidence");
+            if (card.CnnTest is { } c) table.AddRow("CNN (ML.NET OnnxTransformer)", c.Accuracy.ToString("P2", Inv), c.MeanConfidence.ToString("F4", Inv));
+            if (card.LightGbmTest is { } l) table.AddRow("LightGBM (ML.NET)", l.Accuracy.ToString("P2", Inv), l.MeanConfidence.ToString("F4", Inv));
+            AnsiConsole.Write(table);
+            return 0;
+        });
+        return cmd;
+    }
+
+    // ---- shared sampling options --------------------------------------------------------------------------------
+
+    private sealed record SamplingOptions(Option<string> Sampler, Option<int> Steps, Option<float> Guidance, Option<double> Eta, Option<ulong> Seed,
+        Option<int> Batch, Option<int> Threads)
+    {
+        public static SamplingOptions Create() => new(
+            new Option<string>("--sampler") { Description = "ddpm, ddim or dpm++", DefaultValueFactory = _ => SamplerFactory.Name(EvalDefaults.Sampler) },
+            new Option<int>("--steps") { Description = "sampling steps", DefaultValueFactory = _ => EvalDefaults.Steps },
+            new Option<float>("--guidance") { Description = "guidance scale (diffusers convention: 1 = conditional)", DefaultValueFactory = _ => EvalDefaults.GuidanceScale },
+            new Option<double>("--eta") { Description = "DDIM eta" },
+            new Option<ulong>("--seed") { Description = "noise seed", DefaultValueFactory = _ => EvalDefaults.Seed },
+            new Option<int>("--batch") { Description = "images per model call", DefaultValueFactory = _ => 64 },
+            new Option<int>("--threads") { Description = "ONNX Runtime threads (0 = physical cores)" });
+
+        public void AddTo(Command c) { c.Add(Sampler); c.Add(Steps); c.Add(Guidance); c.Add(Eta); c.Add(Seed); c.Add(Batch); c.Add(Threads); }
+
+        public SamplingSetting Setting(ParseResult pr)
+            => new(SamplerFactory.Parse(pr.GetValue(Sampler)!), pr.GetValue(Steps), pr.GetValue(Guidance), pr.GetValue(Eta));
+    }
+
+    // ---- report ---------------------------------------------------------------------------------------------------
+
+    private static Command ReportCommand(string[] args)
+    {
+        var model = new Option<string?>("--model") { Description = "model folder (unet.onnx, unet-guided.onnx) or .onnx file (default models/mnist unless --images)" };
+        var images = new Option<string?>("--images") { Description = "IDX images to judge instead of generating" };
+        var labels = new Option<string?>("--labels") { Description = "IDX labels of --images" };
+        var judges = new Option<string?>("--judges") { Description = "judge folder (default: the model's folder, else models/<dataset>)" };
+        var dataset = new Option<string>("--dataset") { Description = "judges to use without --model / --judges", DefaultValueFactory = _ => "mnist" };
+        var data = new Option<string?>("--data") { Description = "real data IDX folder (default data/<dataset>)" };
+        var perClass = new Option<int>("--per-class") { Description = "images generated per class", DefaultValueFactory = _ => 100 };
+        var denoise = new Option<int>("--denoise") { Description = "test images for denoising PSNR/SSIM (0 = skip)", DefaultValueFactory = _ => 500 };
+        var noSweep = new Option<bool>("--no-sweep") { Description = "skip the guidance sweep" };
+        var scales = new Option<string>("--sweep-scales") { Description = "comma-separated guidance scales", DefaultValueFactory = _ => string.Join(",", Sweep.DefaultScales.Select(s => s.ToString(Inv))) };
+        var steps = new Option<string>("--sweep-steps") { Description = "comma-separated step counts", DefaultValueFactory = _ => string.Join(",", Sweep.DefaultSteps) };
+        var sweepPerClass = new Option<int>("--sweep-per-class") { Description = "images per class in each sweep setting", DefaultValueFactory = _ => 20 };
+        var outDir = new Option<string?>("--out") { Description = "report folder (default reports/<dataset>-<UTC time>)" };
+        var s = SamplingOptions.Create();
+        var cmd = new Command("report", "Judge generated (or IDX) images and write a JSON + Markdown + PNG report")
+        {
+            model, images, labels, judges, dataset, data, perClass, denoise, noSweep, scales, steps, sweepPerClass, outDir,
+        };
+        s.AddTo(cmd);
+        cmd.SetAction(pr =>
+        {
+            var o = new EvalOptions
+            {
+                Model = pr.GetValue(model) ?? (pr.GetValue(images) is null ? Path.Combine("models", "mnist") : null),
+                Images = pr.GetValue(images), Labels = pr.GetValue(labels), Judges = pr.GetValue(judges),
+                Dataset = pr.GetValue(dataset)!.Trim().ToLowerInvariant(), Data = pr.GetValue(data), PerClass = pr.GetValue(perClass),
+                Setting = s.Setting(pr), Seed = pr.GetValue(s.Seed), BatchSize = pr.GetValue(s.Batch), Threads = pr.GetValue(s.Threads),
+                DenoiseCount = pr.GetValue(denoise), Sweep = !pr.GetValue(noSweep),
+                SweepScales = ParseList(pr.GetValue(scales)!, "--sweep-scales", v => float.Parse(v, NumberStyles.Float, Inv)),
+                SweepSteps = ParseList(pr.GetValue(steps)!, "--sweep-steps", v => int.Parse(v, NumberStyles.Integer, Inv)),
+                SweepPerClass = pr.GetValue(sweepPerClass), Out = pr.GetValue(outDir),
+                Command = CommandLine("eval", args),
+            };
+            var (report, folder) = EvalRunner.Run(o, Log);
+            var m = report.Metrics;
+            var table = new Table().AddColumns("metric", "evaluated", "real data");
+            table.AddRow("main judge accuracy", m.Cnn.Accuracy.ToString("P2", Inv), report.Real.Cnn.Accuracy.ToString("P2", Inv));
+            if (m.LightGbm is not null) table.AddRow("LightGBM accuracy", m.LightGbm.Accuracy.ToString("P2", Inv), report.Real.LightGbm?.Accuracy.ToString("P2", Inv) ?? "-");
+            table.AddRow("Frechet distance", m.FrechetDistance.ToString("F3", Inv), $"{m.FrechetFloorSameSize.ToString("F3", Inv)} (floor, same size)");
+            table.AddRow("diversity", m.DiversityMean.ToString("F3", Inv), report.Real.DiversityMean.ToString("F3", Inv));
+            AnsiConsole.Write(table);
+            Log($"report: {Path.Combine(folder, "report.md")} ({report.Seconds.ToString("F0", Inv)} s)");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static T[] ParseList<T>(string text, string option, Func<string, T> parse)
+    {
+        try
+        {
+            var v = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(parse).ToArray();
+            return v.Length > 0 ? v : throw new FormatException("empty");
+        }
+        catch (Exception e) when (e is FormatException or OverflowException)
+        {
+            throw new InvalidInputException($"{option} '{text}'; expected a comma-separated list of numbers.", e);
+        }
+    }
+
+    // ---- gate -----------------------------------------------------------------------------------------------------
+
+    private static Command GateCommand()
+    {
+        var model = new Option<string>("--model") { Description = "model folder or .onnx file", DefaultValueFactory = _ => Path.Combine("models", "mnist") };
+        var images = new Option<string?>("--images") { Description = "IDX images to judge instead of generating" };
+        var labels = new Option<string?>("--labels") { Description = "IDX labels of --images" };
+        var judges = new Option<string?>("--judges") { Description = "judge folder (default: the model's folder)" };
+        var perClass = new Option<int>("--per-class") { Description = "images per class", DefaultValueFactory = _ => EvalDefaults.GatePerClass };
+        var threshold = new Option<double>("--threshold") { Description = "minimum main-judge accuracy (0-1)", DefaultValueFactory = _ => EvalDefaults.GateThreshold };
+        var outFile = new Option<string?>("--out") { Description = "also write the result as JSON" };
+        var s = SamplingOptions.Create();
+        var cmd = new Command("gate", "Generate a fixed seeded set, judge it with the ML.NET judge, fail below the threshold")
+        {
+            model, images, labels, judges, perClass, threshold, outFile,
+        };
+        s.AddTo(cmd);
+        cmd.SetAction(pr =>
+        {
+            var o = new GateOptions
+            {
+                Model = pr.GetValue(model)!, Images = pr.GetValue(images), Labels = pr.GetValue(labels), Judges = pr.GetValue(judges),
+                PerClass = pr.GetValue(perClass), Setting = s.Setting(pr), Seed = pr.GetValue(s.Seed), Threshold = pr.GetValue(threshold),
+                BatchSize = pr.GetValue(s.Batch), Threads = pr.GetValue(s.Threads), Out = pr.GetValue(outFile),
+            };
+            var r = Gate.Run(o, Log);
+            var m = r.Metrics;
+            var table = new Table().Title($"gate: {Markup.Escape(r.Source)}").AddColumns("class", "name", "images", "accuracy", "mean P(requested)");
+            for (int c = 0; c < r.ClassNames.Length; c++)
+            {
+                string acc = double.IsNaN(m.PerClassAccuracy[c]) ? "-" : m.PerClassAccuracy[c].ToString("P2", Inv);
+                string colour = double.IsNaN(m.PerClassAccuracy[c]) || m.PerClassAccuracy[c] >= r.Threshold ? "green" : "red";
+                table.AddRow(c.ToString(Inv), Markup.Escape(r.ClassNames[c]), m.PerClassCount[c].ToString(Inv), $"[{colour}]{acc}[/]",
+                    double.IsNaN(m.PerClassMeanTrueClassProbability[c]) ? "-" : m.PerClassMeanTrueClassProbability[c].ToString("F4", Inv));
+            }
+            table.AddRow("all", "", m.Count.ToString(Inv), $"[bold {(r.Passed ? "green" : "red")}]{m.Accuracy.ToString("P2", Inv)}[/]",
+                m.MeanTrueClassProbability.ToString("F4", Inv));
+            AnsiConsole.Write(table);
+            string verdict = string.Create(Inv, $"accuracy {m.Accuracy:P2} vs threshold {r.Threshold:P2} (mean confidence {m.MeanConfidence:F4}, generation {r.GenerationSeconds:F1} s)");
+            if (r.Passed) { AnsiConsole.MarkupLineInterpolated($"[bold green]PASS[/] {verdict}"); return 0; }
+            AnsiConsole.MarkupLineInterpolated($"[bold red]FAIL[/] {verdict}");
+            return Gate.FailExitCode;
+        });
+        return cmd;
+    }
+}

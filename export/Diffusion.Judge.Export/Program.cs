@@ -1,0 +1,46 @@
+using System.CommandLine;
+using Diffusion.Judge;
+using Diffusion.Judge.Export;
+using Diffusion.Onnx;
+using Diffusion.Runtime;
+
+// export-classifier: judge checkpoint (train-classifier) -> judge.onnx (atomically).
+var checkpoint = new Option<string?>("--checkpoint") { Description = "judge checkpoint (default runs/judge-<dataset>/judge.ckpt)" };
+var dataset = new Option<string>("--dataset") { Description = "mnist or fashion-mnist (picks the default paths)", DefaultValueFactory = _ => "mnist" };
+var output = new Option<string?>("--out") { Description = "ONNX file (default models/<dataset>/judge.onnx)" };
+var opset = new Option<int>("--opset") { Description = "ONNX opset", DefaultValueFactory = _ => OnnxOpset.Default };
+
+var export = new Command("export-classifier", "Export a trained judge CNN to ONNX (image -> logits, probabilities, features)")
+{
+    checkpoint, dataset, output, opset,
+};
+export.SetAction(pr =>
+{
+    string name = JudgeDatasets.Normalize(pr.GetValue(dataset)!);
+    string ckpt = pr.GetValue(checkpoint) ?? Path.Combine("runs", $"judge-{name}", "judge.ckpt");
+    string outPath = pr.GetValue(output) ?? Path.Combine("models", name, "judge.onnx");
+    using var judge = JudgeCheckpoint.Load(ckpt);
+    var meta = JudgeExporter.MetadataOf(judge) with { ExportCommand = "make export-classifier" + (args.Length > 1 ? $" ARGS='{string.Join(' ', args.Skip(1))}'" : "") };
+    var model = JudgeExporter.Build(judge.Model, meta, pr.GetValue(opset));
+    OnnxHelper.Save(model, outPath);
+    Console.WriteLine($"wrote {outPath} ({new FileInfo(outPath).Length:N0} bytes): {judge.Info.Dataset} judge, "
+        + $"TorchSharp test accuracy {judge.Info.TestAccuracy:P2}");
+    return 0;
+});
+
+var root = new RootCommand("Judge exporter") { export };
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)
+{
+    foreach (var e in parsed.Errors) Console.Error.WriteLine(e.Message);
+    return InvalidInputException.ExitCode;
+}
+try
+{
+    return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (InvalidInputException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return InvalidInputException.ExitCode;
+}
