@@ -116,6 +116,24 @@ public static class BenchModel
         }
     }
 
+    /// <summary>FLOPs per image of unet.onnx for each U-Net preset (graphs built in memory from fresh weights).</summary>
+    public static IReadOnlyDictionary<string, long> PresetFlops()
+    {
+        var result = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        foreach (string preset in new[] { "small", "medium", "large" })
+        {
+            using var model = new UNet(UNetConfig.Preset(preset));
+            var meta = new ModelMetadata
+            {
+                Channels = model.Config.InChannels, Height = model.Config.ImageSize, Width = model.Config.ImageSize,
+                NumClasses = model.Config.NumClasses, Timesteps = 1000, Schedule = NoiseScheduleKind.Cosine,
+                ScheduleParameters = new NoiseSchedule(NoiseScheduleKind.Cosine, 1000).Parameters,
+            };
+            result[preset] = FlopCounter.Count(UNetExporter.Build(model, meta, GraphKind.Unet)).Total;
+        }
+        return result;
+    }
+
     /// <summary>FLOPs per image of each graph, counted from the files (convolutions and matrix products, 2 per MAC).</summary>
     public static (FlopCount Unet, FlopCount Guided) CountFlops(string modelDir)
         => (FlopCounter.Count(OnnxHelper.Load(Path.Combine(modelDir, ModelFolder.UnetFile))),

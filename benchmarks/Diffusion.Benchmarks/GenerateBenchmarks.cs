@@ -22,17 +22,29 @@ public class GenerateBenchmarks
     /// <summary>The suite's samplers (DDPM at T runs in <see cref="DdpmGenerateBenchmarks"/>).</summary>
     public static IEnumerable<SamplerCase> Cases => BenchSettings.Current.Samplers;
 
-    /// <summary>Loads both graphs and builds the request.</summary>
-    [GlobalSetup]
-    public void Setup() => (_pipeline, _request) = GenerateSetup.Create(Sampler);
+    /// <summary>One session with all cores as intra-op threads (the runtime's default).</summary>
+    [GlobalSetup(Target = nameof(Generate))]
+    public void Setup() => (_pipeline, _request) = GenerateSetup.Create(Sampler, BenchSettings.Current.AllThreads);
+
+    /// <summary>One session with one intra-op thread, shared by concurrent requests.</summary>
+    [GlobalSetup(Target = nameof(GenerateConcurrent))]
+    public void SetupConcurrent() => (_pipeline, _request) = GenerateSetup.Create(Sampler, 1);
 
     /// <summary>Disposes the pipeline.</summary>
     [GlobalCleanup]
     public void Cleanup() { _pipeline?.Dispose(); _pipeline = null; }
 
-    /// <summary>Generates the whole set.</summary>
-    [Benchmark]
+    /// <summary>Generates the whole set in one request; ONNX Runtime splits every operator over all cores.</summary>
+    [Benchmark(Baseline = true)]
     public GenerationResult Generate() => _pipeline!.Generate(_request!);
+
+    /// <summary>
+    /// Generates the same images as one request per core running at once on a one-thread session (the pipeline
+    /// serves concurrent calls; noise is keyed by sample index, so the images are the same): no synchronisation
+    /// inside operators.
+    /// </summary>
+    [Benchmark]
+    public GenerationResult[] GenerateConcurrent() => GenerateSetup.Concurrent(_pipeline!, _request!, BenchSettings.Current.AllThreads);
 }
 
 /// <summary>DDPM at T steps end to end: the slowest case, measured with one iteration (see Program's job for it).</summary>
@@ -65,11 +77,11 @@ public class DdpmGenerateBenchmarks
 /// <summary>The pipeline and request both generation benchmarks use.</summary>
 public static class GenerateSetup
 {
-    /// <summary>Loads the suite's model with all cores and builds a request for <paramref name="sampler"/>.</summary>
-    public static (DiffusionPipeline, GenerationRequest) Create(SamplerCase sampler)
+    /// <summary>Loads the suite's model with <paramref name="threads"/> intra-op threads (all cores when 0) and builds a request for <paramref name="sampler"/>.</summary>
+    public static (DiffusionPipeline, GenerationRequest) Create(SamplerCase sampler, int threads = 0)
     {
         var s = BenchSettings.Current;
-        var pipeline = DiffusionPipeline.Load(s.ModelDir, OrtStep.Options(s.AllThreads));
+        var pipeline = DiffusionPipeline.Load(s.ModelDir, OrtStep.Options(threads > 0 ? threads : s.AllThreads));
         int classes = pipeline.Metadata.NumClasses;
         var request = new GenerationRequest
         {
@@ -82,5 +94,22 @@ public static class GenerateSetup
         };
         pipeline.Validate(request);
         return (pipeline, request);
+    }
+
+    /// <summary>
+    /// Splits <paramref name="request"/> into <paramref name="parts"/> contiguous requests (FirstIndex keeps each
+    /// image's noise) and runs them at once on their own threads.
+    /// </summary>
+    public static GenerationResult[] Concurrent(DiffusionPipeline pipeline, GenerationRequest request, int parts)
+    {
+        int n = request.Labels.Count, chunk = (n + parts - 1) / parts;
+        var requests = Enumerable.Range(0, parts).Select(p => (Start: p * chunk, Count: Math.Min(chunk, n - p * chunk))).Where(c => c.Count > 0)
+            .Select(c => request with { Labels = request.Labels.Skip(c.Start).Take(c.Count).ToArray(), FirstIndex = request.FirstIndex + c.Start })
+            .ToArray();
+        var results = new GenerationResult[requests.Length];
+        var threads = requests.Select((r, k) => new Thread(() => results[k] = pipeline.Generate(r))).ToArray();
+        foreach (var t in threads) t.Start();
+        foreach (var t in threads) t.Join();
+        return results;
     }
 }

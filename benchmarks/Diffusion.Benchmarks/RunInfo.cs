@@ -43,6 +43,8 @@ public sealed record RunInfo
     public long UnetFlopsPerImage { get; init; }
     /// <summary>FLOPs per image of unet-guided.onnx (two U-Net passes).</summary>
     public long GuidedFlopsPerImage { get; init; }
+    /// <summary>FLOPs per image of unet.onnx for each preset (small, medium, large).</summary>
+    public IReadOnlyDictionary<string, long> PresetFlopsPerImage { get; init; } = new Dictionary<string, long>();
     /// <summary>"All cores" thread count.</summary>
     public int Threads { get; init; }
     /// <summary>Images in the end-to-end benchmark.</summary>

@@ -114,20 +114,28 @@ public static class SummaryWriter
         }
         sb.Append(Inv, $"| >= {Pct(PeakFractionTarget)} of the measured GEMM peak at batch 256 | {peakText} | {Yes(peakMet)} |\n");
 
-        // 4. 1,000 guided digits, DPM-Solver++ 20 < 60 s
+        // 4. 1,000 guided digits, DPM-Solver++ 20 < 60 s (the faster way of running the pipeline)
         bool? genMet = null;
         string genText = "-";
-        if (r.Find("GenerateBenchmarks", "Generate", ("Sampler", "dpm++ 20")) is { } g)
+        var gens = r.Of("GenerateBenchmarks").Where(x => x.Parameters.GetValueOrDefault("Sampler") == "dpm++ 20").OrderBy(x => x.MedianNs).ToList();
+        if (gens.Count > 0)
         {
+            var g = gens[0];
             double s = g.MedianNs / 1e9;
             genMet = i.Images >= 1000 ? s < GenerateSecondsTarget : null;
-            genText = string.Create(Inv, $"{i.Images:N0} digits in {s:F1} s");
-            if (!i.Trained) genText += " (untrained model of the same architecture; the target is for the release model)";
+            genText = string.Create(Inv, $"{i.Images:N0} digits in {s:F1} s ({ModeName(g.Method)})");
+            if (!i.Trained) genText += " on an untrained model of the same architecture (the target is for the release model)";
             double rate = (double)i.GuidedFlopsPerImage * i.Images * 20 / g.MedianNs;
-            genText += string.Create(Inv, $"; at this run's {rate:F0} GFLOP/s, 60 s allows {rate * 1e9 * GenerateSecondsTarget / (1000.0 * 20) / 2 / 1e6:F0} MFLOPs per U-Net pass (this model: {i.UnetFlopsPerImage / 1e6:F0})");
+            genText += string.Create(Inv, $"; at this run's {rate:F0} GFLOP/s, 60 s allows {rate * 1e9 * GenerateSecondsTarget / (1000.0 * 20) / 2 / 1e6:F0} MFLOPs per U-Net pass (this model: {i.UnetFlopsPerImage / 1e6:F0}");
+            if (i.PresetFlopsPerImage.Count > 0)
+                genText += "; presets: " + string.Join(", ", i.PresetFlopsPerImage.Select(kv => string.Create(Inv, $"{kv.Key} {kv.Value / 1e6:F0}")));
+            genText += ")";
         }
         sb.Append(Inv, $"| 1,000 guided digits with DPM-Solver++ 20 steps < {GenerateSecondsTarget:F0} s | {genText} | {(genMet is null && genText != "-" ? "not measured at 1,000" : Yes(genMet))} |\n\n");
     }
+
+    private static string ModeName(string method) => method == "GenerateConcurrent"
+        ? "one request per core, concurrently, on a one-thread session" : "one request, intra-op threads = all cores";
 
     private static void Step(StringBuilder sb, BenchResults r, double? peak)
     {
@@ -161,13 +169,13 @@ public static class SummaryWriter
         var i = r.Info;
         sb.Append(Inv, $"### End to end: {i.Images:N0} guided digits (scale {i.GuidanceScale:G}, {i.Images / 10:N0} per class, batch {i.GenerateBatch}, all cores)\n\n");
         sb.Append("`DiffusionPipeline.Generate` with unet-guided.onnx: one model call per step, sampler, noise and buffers included.\n\n");
-        sb.Append("| Sampler | Steps | Iterations | Median s | Images/s | ms per image | ms per image-step | GFLOP/s |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
-        foreach (var x in rows.OrderBy(x => StepsOf(x.Parameters["Sampler"])).ThenBy(x => x.Parameters["Sampler"], StringComparer.Ordinal))
+        sb.Append("| Sampler | Steps | How | Iterations | Median s | Images/s | ms per image | ms per image-step | GFLOP/s |\n|---|---:|---|---:|---:|---:|---:|---:|---:|\n");
+        foreach (var x in rows.OrderBy(x => StepsOf(x.Parameters["Sampler"])).ThenBy(x => x.Parameters["Sampler"], StringComparer.Ordinal).ThenBy(x => x.Method, StringComparer.Ordinal))
         {
             string name = x.Parameters["Sampler"];
             int steps = StepsOf(name);
             double s = x.MedianNs / 1e9;
-            sb.Append(Inv, $"| {name.Split(' ')[0]} | {steps} | {x.Iterations} | {s:F1} | {i.Images / s:F1} | {s * 1e3 / i.Images:F2} | {s * 1e3 / i.Images / steps:F3} | {(double)i.GuidedFlopsPerImage * i.Images * steps / x.MedianNs:F1} |\n");
+            sb.Append(Inv, $"| {name.Split(' ')[0]} | {steps} | {ModeName(x.Method)} | {x.Iterations} | {s:F1} | {i.Images / s:F1} | {s * 1e3 / i.Images:F2} | {s * 1e3 / i.Images / steps:F3} | {(double)i.GuidedFlopsPerImage * i.Images * steps / x.MedianNs:F1} |\n");
         }
         sb.Append('\n');
     }
