@@ -8,11 +8,13 @@ ARGS ?=
 TS_DIR = $(shell scripts/torchsharp-env.sh --print)
 TS_DOTNET = $(or $(TS_DIR),$(error scripts/torchsharp-env.sh failed; run it to see why))/dotnet
 DOTNET_FLAGS = -c $(CONFIG) --nologo
+# `dotnet run` passes options it does not know (such as --nologo) on to the program: run targets use these
+RUN_FLAGS = -c $(CONFIG)
 export DOTNET_CLI_TELEMETRY_OPTOUT=1
 export DOTNET_NOLOGO=1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup torchsharp data build train test bench bench-quick clean
+.PHONY: help setup torchsharp data build train export generate pack-runtime sample test bench bench-quick clean
 
 help: ## list the targets
 	@echo "Diffusion pipeline. First: 'make setup', then 'make train export'; tests: 'make test'."
@@ -31,7 +33,19 @@ build: torchsharp ## build everything
 	$(TS_DOTNET) build Pipeline.sln $(DOTNET_FLAGS)
 
 train: torchsharp data ## train a model (default config configs/mnist.json); ARGS passes flags
-	$(TS_DOTNET) run --project train/Diffusion.Train $(DOTNET_FLAGS) -- train $(ARGS)
+	$(TS_DOTNET) run --project train/Diffusion.Train $(RUN_FLAGS) -- train $(ARGS)
+
+export: torchsharp ## export a checkpoint to ONNX (default runs/mnist/checkpoints/last.ckpt -> models/mnist); ARGS passes flags
+	$(TS_DOTNET) run --project export/Diffusion.Export $(RUN_FLAGS) -- export $(ARGS)
+
+generate: ## sample images from an exported model with ONNX Runtime (default models/mnist); ARGS passes flags
+	dotnet run --project runtime/Diffusion.Generate $(RUN_FLAGS) -- generate $(ARGS)
+
+pack-runtime: ## NuGet package of the runtime into artifacts/packages
+	dotnet pack runtime/Diffusion.Runtime $(DOTNET_FLAGS) -o artifacts/packages
+
+sample: pack-runtime ## build and run runtime/samples/HelloDiffusion against the packed NuGet package; ARGS passes flags
+	dotnet run --project runtime/samples/HelloDiffusion $(RUN_FLAGS) --property:UseRuntimePackage=true -- $(ARGS)
 
 test: torchsharp data ## run every test project
 	$(TS_DOTNET) build Pipeline.sln $(DOTNET_FLAGS)
@@ -43,7 +57,7 @@ test: torchsharp data ## run every test project
 	rm -f .test.log; exit $$status
 
 # The command line is recorded in the results so that benchmarks/README.md states what produced its numbers.
-BENCH_RUN = BENCH_COMMAND="make $@$(if $(ARGS), ARGS='$(ARGS)')" $(TS_DOTNET) run --project benchmarks/Diffusion.Benchmarks -c $(CONFIG) --
+BENCH_RUN = BENCH_COMMAND="make $@$(if $(ARGS), ARGS='$(ARGS)')" $(TS_DOTNET) run --project benchmarks/Diffusion.Benchmarks $(RUN_FLAGS) --
 
 bench: torchsharp ## full benchmark suite (about an hour on 2 cores); writes benchmarks/README.md's results; ARGS='--model models/mnist'
 	$(BENCH_RUN) $(ARGS)

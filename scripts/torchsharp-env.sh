@@ -20,6 +20,15 @@ print=0; [ "${1:-}" = "--print" ] && print=1
 sys_dotnet="$(command -v dotnet || true)"
 [ -n "$sys_dotnet" ] || { echo "torchsharp-env: dotnet not found on PATH" >&2; exit 1; }
 sys_root="$(dirname "$(readlink -f "$sys_dotnet")")"
+# With this script's own copy first on PATH (as the README says for TorchSharp processes), `dotnet` resolves to
+# the copy itself: the real root is the one recorded in the stamp. Never treat the copy as the system root, or the
+# rebuild below would delete the folder it copies from.
+own="$(readlink -f "$dotdir" 2>/dev/null || echo "$dotdir")"
+if [ "$sys_root" = "$own" ]; then
+  [ -f "$stamp" ] && sys_root="$(cat "$stamp")" || sys_root=""
+  [ -n "$sys_root" ] && [ "$sys_root" != "$own" ] && [ -x "$sys_root/dotnet" ] \
+    || { echo "torchsharp-env: the dotnet on PATH is this script's copy ($own); put the system dotnet first on PATH" >&2; exit 1; }
+fi
 
 # (awk reads all input: an early exit would SIGPIPE ldconfig and fail the pipeline under pipefail)
 libstdcxx="$( (/sbin/ldconfig -p 2>/dev/null || true) | awk '/libstdc\+\+\.so\.6 .*x86-64/ && !f {print $NF; f=1}')"

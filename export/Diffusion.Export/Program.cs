@@ -19,7 +19,9 @@ var noEma = new Option<bool>("--no-ema") { Description = "Export the raw trained
 
 var export = new Command("export", "Export a checkpoint to unet.onnx, unet-guided.onnx and a model card.") { checkpoint, output, opset, noEma };
 export.SetAction(r => ExportCommand.Run(r.GetValue(checkpoint)!, r.GetValue(output), r.GetValue(opset), !r.GetValue(noEma), Console.Out, Console.Error));
-var root = new RootCommand("Diffusion exporter: TorchSharp U-Net checkpoint -> ONNX.") { export };
+var presets = new Command("presets", "Print parameters, FLOPs per image and file size of each model preset (Markdown).");
+presets.SetAction(_ => ExportCommand.DescribePresets(Console.Out));
+var root = new RootCommand("Diffusion exporter: TorchSharp U-Net checkpoint -> ONNX.") { export, presets };
 
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)

@@ -1,9 +1,12 @@
-using Diffusion.Train.Model;
-foreach (var p in new[] { "small", "medium", "large" })
+using Diffusion.Train.Cli;
+
+// Ctrl+C once: finish the current step, save a resumable checkpoint and exit; twice: exit at once.
+using var cts = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
 {
-    using var m = new UNet(UNetConfig.Preset(p));
-    var x = TorchSharp.torch.randn(7, 1, 28, 28);
-    var y = m.forward(x, TorchSharp.torch.randint(0, 1000, [7], dtype: TorchSharp.torch.int64), TorchSharp.torch.full([7], 10L));
-    Console.WriteLine($"{p}: {m.ParameterCount():N0} params, out [{string.Join(",", y.shape)}]");
-    foreach (var (name, _) in m.named_parameters().Where(n => n.name.Contains("attn") || n.name.StartsWith("down.0") || n.name.StartsWith("mid")).Take(12)) Console.WriteLine("  " + name);
-}
+    if (cts.IsCancellationRequested) return;
+    e.Cancel = true;
+    Console.Error.WriteLine("stopping after the current step (Ctrl+C again to abort)...");
+    cts.Cancel();
+};
+return TrainCli.Run(args, cancel: cts.Token);

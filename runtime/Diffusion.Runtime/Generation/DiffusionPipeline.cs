@@ -155,7 +155,7 @@ public sealed class DiffusionPipeline : IDisposable
         }
 
         var trajectory = new TrajectoryFrame[frameSteps.Length];
-        var ts = TimestepSchedule.Create(Metadata.Timesteps, steps, request.SamplerOptions.Spacing);
+        var ts = frameSteps.Length > 0 ? TimestepSchedule.Create(Metadata.Timesteps, steps, request.SamplerOptions.Spacing) : [];
         for (int f = 0; f < frameSteps.Length; f++)
         {
             int s = frameSteps[f];

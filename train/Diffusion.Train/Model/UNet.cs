@@ -66,6 +66,21 @@ public sealed class UNet : Module<Tensor, Tensor, Tensor, Tensor>
         norm_out = GroupNorm(config.Groups, cur);
         conv_out = Conv2d(cur, config.InChannels, 3, padding: 1);
         RegisterComponents();
+        InitializeNorms(this);
+    }
+
+    /// <summary>
+    /// Sets every GroupNorm's scale to 1 and shift to 0, as PyTorch does. TorchSharp 0.107's GroupNorm allocates its
+    /// affine parameters with <c>torch.empty</c> and never initializes them (garbage or NaN weights otherwise).
+    /// </summary>
+    public static void InitializeNorms(Module root)
+    {
+        using var _ = no_grad();
+        foreach (var norm in root.modules().OfType<GroupNorm>())
+        {
+            init.ones_(norm.weight);
+            if (norm.bias is not null) init.zeros_(norm.bias);
+        }
     }
 
     /// <summary>Predicts the model's target for noisy images.</summary>

@@ -1,0 +1,110 @@
+using System.CommandLine;
+using Diffusion.Runtime;
+using Diffusion.Runtime.Onnx;
+using Diffusion.Runtime.Samplers;
+using Spectre.Console;
+
+namespace Diffusion.Generate;
+
+/// <summary>The <c>generate</c> command line (System.CommandLine); bad input exits with code 2.</summary>
+public static class GenerateCli
+{
+    /// <summary>Runs the command line; returns the exit code (0 ok, 2 bad input, 1 other failure, 130 cancelled).</summary>
+    /// <param name="args">Arguments, starting with the command name <c>generate</c>.</param>
+    /// <param name="stdout">Where normal output goes (the console when null).</param>
+    /// <param name="stderr">Where errors go (the console's error stream when null).</param>
+    public static int Run(string[] args, TextWriter? stdout = null, TextWriter? stderr = null)
+    {
+        stdout ??= Console.Out;
+        stderr ??= Console.Error;
+        var model = new Option<string>("--model") { Description = "Model folder with unet.onnx / unet-guided.onnx, or one .onnx file", DefaultValueFactory = _ => "models/mnist" };
+        var digits = new Option<string>("--digits") { Description = "Classes to generate: 0-9, 3,5,7 or 0-2,8", DefaultValueFactory = _ => "0-9" };
+        var perClass = new Option<int>("--per-class") { Description = "Images per class (one grid row per class)", DefaultValueFactory = _ => 8 };
+        var guidance = new Option<float>("--guidance") { Description = "Guidance scale, diffusers' convention: 1 = conditional (unet.onnx), 0 = unconditional, >1 stronger (unet-guided.onnx)", DefaultValueFactory = _ => 3f };
+        var steps = new Option<int>("--steps") { Description = "Sampling steps, 1..T", DefaultValueFactory = _ => 20 };
+        var sampler = new Option<string>("--sampler") { Description = "ddpm, ddim or dpm++", DefaultValueFactory = _ => "dpm++" };
+        var eta = new Option<double>("--eta") { Description = "DDIM stochasticity (0 deterministic, 1 DDPM-like); ddim only", DefaultValueFactory = _ => 0.0 };
+        var spacing = new Option<string>("--spacing") { Description = "Timestep spacing: trailing, leading or linspace", DefaultValueFactory = _ => "trailing" };
+        var clip = new Option<bool>("--clip") { Description = "Clip predicted x0 to [-1, 1]" };
+        var threshold = new Option<bool>("--threshold") { Description = "Dynamic thresholding of predicted x0 (Imagen, percentile 0.995)" };
+        var seed = new Option<ulong>("--seed") { Description = "Noise seed; image i depends only on (seed, i)", DefaultValueFactory = _ => 0UL };
+        var batch = new Option<int>("--batch") { Description = "Images per model call", DefaultValueFactory = _ => 64 };
+        var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads; 0 = physical cores", DefaultValueFactory = _ => 0 };
+        var device = new Option<string>("--device") { Description = "cpu or cuda (cuda needs a -p:UseCuda=true build)", DefaultValueFactory = _ => "cpu" };
+        var output = new Option<string>("--out") { Description = "Output folder", DefaultValueFactory = _ => "out/generate" };
+        var format = new Option<string>("--format") { Description = "png, idx, gif, or a comma list (png,idx,gif)", DefaultValueFactory = _ => "png" };
+        var single = new Option<bool>("--single") { Description = "Also write one PNG per image (single/{class}-{i}.png)" };
+        var frames = new Option<int>("--frames") { Description = "Frames of the reverse / forward process (gif format, --forward-from)", DefaultValueFactory = _ => 10 };
+        var forward = new Option<string?>("--forward-from") { Description = "Folder of IDX files (e.g. data/mnist): also write the forward (noising) process of a real test image per class" };
+        var cache = new Option<string?>("--cache-dir") { Description = "Folder for ONNX Runtime's optimized graphs (faster later loads)" };
+        var quiet = new Option<bool>("--quiet") { Description = "No progress bar" };
+
+        var generate = new Command("generate", "Generate images from an exported diffusion model with ONNX Runtime")
+        {
+            model, digits, perClass, guidance, steps, sampler, eta, spacing, clip, threshold, seed, batch, threads, device,
+            output, format, single, frames, forward, cache, quiet,
+        };
+        var root = new RootCommand("Diffusion runtime: class-conditional sampling with ONNX Runtime") { generate };
+
+        int exit = 0;
+        generate.SetAction(r =>
+        {
+            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout) });
+            using var cts = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
+            Console.CancelKeyPress += onCancel;
+            try
+            {
+                var (dev, devId) = RuntimeOptions.ParseDevice(r.GetValue(device)!);
+                var settings = new GenerateSettings
+                {
+                    Model = r.GetValue(model)!,
+                    Digits = r.GetValue(digits)!,
+                    PerClass = r.GetValue(perClass),
+                    Guidance = r.GetValue(guidance),
+                    Steps = r.GetValue(steps),
+                    Sampler = SamplerFactory.Parse(r.GetValue(sampler)!),
+                    SamplerOptions = new SamplerOptions
+                    {
+                        Eta = r.GetValue(eta),
+                        Spacing = TimestepSchedule.ParseSpacing(r.GetValue(spacing)!),
+                        ClipSample = r.GetValue(clip),
+                        Thresholding = r.GetValue(threshold),
+                    },
+                    Seed = r.GetValue(seed),
+                    Batch = r.GetValue(batch),
+                    Runtime = new RuntimeOptions { Device = dev, DeviceId = devId, IntraOpThreads = r.GetValue(threads), OptimizedModelCacheDirectory = r.GetValue(cache) },
+                    Out = r.GetValue(output)!,
+                    Formats = GenerateSettings.ParseFormats(r.GetValue(format)!),
+                    Single = r.GetValue(single),
+                    Frames = r.GetValue(frames),
+                    ForwardFrom = r.GetValue(forward),
+                    Quiet = r.GetValue(quiet),
+                };
+                GenerateJob.Run(settings, console, cts.Token);
+                exit = 0;
+            }
+            catch (InvalidInputException e)
+            {
+                stderr.WriteLine($"error: {e.Message}");
+                exit = InvalidInputException.ExitCode;
+            }
+            catch (OperationCanceledException)
+            {
+                stderr.WriteLine("cancelled; no output written for the unfinished generation.");
+                exit = 130;
+            }
+            finally { Console.CancelKeyPress -= onCancel; }
+            return exit;
+        });
+
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var error in parsed.Errors) stderr.WriteLine($"error: {error.Message}");
+            stderr.WriteLine("Run 'generate --help' for the options.");
+            return InvalidInputException.ExitCode;
+        }
+        return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+    }
+}

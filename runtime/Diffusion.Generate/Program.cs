@@ -1,0 +1,1 @@
+return Diffusion.Generate.GenerateCli.Run(args);

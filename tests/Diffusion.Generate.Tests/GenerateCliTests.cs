@@ -1,0 +1,150 @@
+using System.Text.Json;
+using Diffusion.Generate;
+using Diffusion.Runtime.Tests;
+using ImageMagick;
+
+namespace Diffusion.Runtime.Tests;
+
+public class GenerateCliTests
+{
+    // a folder that does not exist yet (the CLI must create it), under the test process's temp root
+    private static string NewDir() => Path.Combine(TinyModels.NewTempDir(), "out");
+
+    private static (int Exit, string Out, string Err) Cli(params string[] args)
+    {
+        var o = new StringWriter(); var e = new StringWriter();
+        int code = GenerateCli.Run(["generate", "--quiet", "--threads", "1", .. args], o, e);
+        return (code, o.ToString(), e.ToString());
+    }
+
+    // A two-class IDX "test set" for --forward-from.
+    private static string TinyData()
+    {
+        string dir = TinyModels.NewTempDir();
+        var images = new byte[3 * 28 * 28];
+        for (int i = 0; i < images.Length; i++) images[i] = (byte)(i * 7 % 256);
+        Idx.Write(Path.Combine(dir, "t10k-images-idx3-ubyte"), [3, 28, 28], images);
+        Idx.Write(Path.Combine(dir, "t10k-labels-idx1-ubyte"), [3], [2, 5, 2]);
+        return dir;
+    }
+
+    [Fact]
+    public void WritesGrid_Singles_Idx_Reverse_AndForward()
+    {
+        string model = TinyModels.Folder(), outDir = NewDir();
+        var (code, stdout, stderr) = Cli("--model", model, "--digits", "2,5", "--per-class", "3", "--steps", "6", "--frames", "3",
+            "--format", "png,idx,gif", "--single", "--forward-from", TinyData(), "--out", outDir, "--guidance", "2");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("6 images", stdout);
+
+        using (var grid = new MagickImage(Path.Combine(outDir, "grid.png")))
+        {
+            // 2 rows x 3 columns of 28 px with 2 px padding, upscaled 2x
+            Assert.Equal((uint)((3 * 30 + 2) * 2), grid.Width);
+            Assert.Equal((uint)((2 * 30 + 2) * 2), grid.Height);
+        }
+        Assert.Equal(6, Directory.GetFiles(Path.Combine(outDir, "single"), "*.png").Length);
+        Assert.True(File.Exists(Path.Combine(outDir, "single", "5-002.png")));
+
+        var data = IdxDataset.Load(Path.Combine(outDir, "images-idx3-ubyte"), Path.Combine(outDir, "labels-idx1-ubyte"));
+        Assert.Equal(6, data.Count);
+        Assert.Equal(new byte[] { 2, 2, 2, 5, 5, 5 }, data.Labels.Data);
+
+        // reverse process: frames at steps 0, 2, 4, 6 -> a 4-frame GIF and 2 x 4 strips
+        using (var gif = new MagickImageCollection(Path.Combine(outDir, "reverse.gif"))) Assert.Equal(4, gif.Count);
+        using (var strip = new MagickImage(Path.Combine(outDir, "reverse.png"))) Assert.Equal((uint)((4 * 30 + 2) * 2), strip.Width);
+        Assert.True(File.Exists(Path.Combine(outDir, "reverse-x0.png")));
+        // the reverse process ends on the grid's first image of each class
+        using (var strip = new MagickImage(Path.Combine(outDir, "reverse.png")))
+        using (var grid = new MagickImage(Path.Combine(outDir, "grid.png")))
+        {
+            var s = strip.GetPixels().ToByteArray(PixelMapping.RGB)!; var g = grid.GetPixels().ToByteArray(PixelMapping.RGB)!;
+            int sw = (int)strip.Width, gw = (int)grid.Width;
+            for (int y = 4; y < 4 + 56; y += 5)
+                for (int x = 0; x < 56; x += 5)
+                    Assert.Equal(g[(y * gw + 4 + x) * 3], s[(y * sw + 4 + 3 * 60 + x) * 3]);
+        }
+        // forward process: clean image + 3 noised frames
+        using (var gif = new MagickImageCollection(Path.Combine(outDir, "forward.gif"))) Assert.Equal(4, gif.Count);
+        Assert.True(File.Exists(Path.Combine(outDir, "forward.png")));
+        Assert.Empty(Directory.GetFiles(outDir, "*.tmp", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public void SameSeed_SameIdxBytes_WhateverTheBatch()
+    {
+        string model = TinyModels.Folder();
+        byte[] Run(string batch, string seed)
+        {
+            string outDir = NewDir();
+            var (code, _, err) = Cli("--model", model, "--per-class", "3", "--steps", "5", "--sampler", "ddpm", "--format", "idx", "--batch", batch, "--seed", seed, "--out", outDir);
+            Assert.True(code == 0, err);
+            return File.ReadAllBytes(Path.Combine(outDir, "images-idx3-ubyte"));
+        }
+        var a = Run("64", "7");
+        Assert.Equal(a, Run("1", "7"));
+        Assert.Equal(a, Run("7", "7"));
+        Assert.NotEqual(a, Run("64", "8"));
+    }
+
+    public static TheoryData<string[], string> BadArgs => new()
+    {
+        { ["--digits", "3,12"], "class 12" },
+        { ["--digits", "x"], "--digits" },
+        { ["--steps", "0"], "steps = 0" },
+        { ["--steps", "1001"], "1001" },
+        { ["--guidance", "NaN"], "NaN" },
+        { ["--guidance", "-2"], "-2" },
+        { ["--batch", "0"], "--batch 0" },
+        { ["--per-class", "0"], "--per-class" },
+        { ["--sampler", "euler"], "euler" },
+        { ["--format", "bmp"], "bmp" },
+        { ["--eta", "0.5"], "eta" },
+        { ["--device", "tpu"], "tpu" },
+        { ["--device", "cuda"], "UseCuda" },
+        { ["--steps", "abc"], "abc" },
+        { ["--forward-from", "/no/such/data"], "/no/such/data" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadArgs))]
+    public void BadInput_Exits2_WritesNothing(string[] args, string expected)
+    {
+        string model = TinyModels.Folder(), outDir = NewDir();
+        var (code, _, err) = Cli(["--model", model, "--out", outDir, .. args]);
+        Assert.Equal(2, code);
+        Assert.Contains(expected, err);
+        Assert.False(Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any(), "output written despite bad input");
+    }
+
+    [Fact]
+    public void MissingForeignOrPartialModels_AndBadOutput_Exit2()
+    {
+        string outDir = NewDir();
+        Assert.Equal(2, Cli("--model", "/no/such/model", "--out", outDir).Exit);
+        string foreign = TinyModels.File(TinyModels.Build(TinyModels.Meta(GraphKind.Unet), editMeta: _ => []), "unet.onnx");
+        var (code, _, err) = Cli("--model", foreign, "--out", outDir);
+        Assert.Equal(2, code); Assert.Contains("foreign", err);
+        // only unet.onnx: scale 1 works, scale 2 is refused
+        string plainOnly = Path.GetDirectoryName(TinyModels.File(TinyModels.Build(TinyModels.Meta(GraphKind.Unet)), "unet.onnx"))!;
+        Assert.Contains("unet-guided.onnx", Cli("--model", plainOnly, "--out", outDir, "--guidance", "2").Err);
+        Assert.False(Directory.Exists(outDir));
+        Assert.Equal(0, Cli("--model", plainOnly, "--out", outDir, "--guidance", "1", "--steps", "2", "--per-class", "1").Exit);
+        // --out is a file
+        string file = Path.Combine(outDir, "grid.png");
+        var bad = Cli("--model", TinyModels.Folder(), "--out", file);
+        Assert.Equal(2, bad.Exit); Assert.Contains("--out", bad.Err);
+    }
+
+    // The CLI's resolved dependency graph (deps.json next to the assembly) has no TorchSharp either.
+    [Fact]
+    public void CliDependencyGraph_HasNoTorchSharp()
+    {
+        string deps = Path.Combine(AppContext.BaseDirectory, "Diffusion.Generate.deps.json");
+        if (!File.Exists(deps)) deps = Path.Combine(AppContext.BaseDirectory, "Diffusion.Generate.Tests.deps.json");
+        using var doc = JsonDocument.Parse(File.ReadAllText(deps));
+        var libs = doc.RootElement.GetProperty("libraries").EnumerateObject().Select(p => p.Name).ToList();
+        Assert.Contains(libs, l => l.StartsWith("Microsoft.ML.OnnxRuntime/", StringComparison.Ordinal));
+        Assert.DoesNotContain(libs, l => l.StartsWith("TorchSharp", StringComparison.OrdinalIgnoreCase) || l.StartsWith("libtorch", StringComparison.OrdinalIgnoreCase));
+    }
+}

@@ -1,0 +1,264 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using Diffusion.Runtime;
+using Diffusion.Train.Model;
+
+namespace Diffusion.Train.Config;
+
+/// <summary>Where training runs: <c>auto</c> picks CUDA when libtorch sees a GPU, else the CPU.</summary>
+public enum DeviceKind
+{
+    /// <summary>CUDA when available, else CPU.</summary>
+    Auto,
+    /// <summary>The CPU.</summary>
+    Cpu,
+    /// <summary>The first CUDA GPU (needs a build with <c>-p:UseCuda=true</c>).</summary>
+    Cuda,
+}
+
+/// <summary>
+/// A training run, read from JSON with snake_case keys (see <c>configs/*.json</c>). The model is a <see cref="Preset"/>
+/// with optional field-by-field overrides under <c>model</c>; after <see cref="Load"/> or <see cref="Parse"/>,
+/// <see cref="Model"/> holds the full resolved architecture and <see cref="ToJson"/> writes the resolved config
+/// (what the trainer saves beside its checkpoints and the exporter hashes). Call <see cref="Validate"/> before use.
+/// </summary>
+public sealed record TrainConfig
+{
+    /// <summary>Run name; outputs go to <c>runs/&lt;name&gt;</c> unless <see cref="OutDir"/> is set.</summary>
+    public string Name { get; init; } = "mnist";
+    /// <summary>Output folder of the run (null: <c>runs/&lt;name&gt;</c>).</summary>
+    public string? OutDir { get; init; }
+    /// <summary>Dataset name written in metadata ("mnist", "fashion-mnist").</summary>
+    public string Dataset { get; init; } = "mnist";
+    /// <summary>Folder holding <c>train-images-idx3-ubyte</c> and <c>train-labels-idx1-ubyte</c> (raw or .gz).</summary>
+    public string Data { get; init; } = "data/mnist";
+    /// <summary>Class names, index = label; their count is the model's number of classes.</summary>
+    public IReadOnlyList<string> ClassNames { get; init; } = Enumerable.Range(0, 10).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray();
+    /// <summary>Model preset (small, medium, large) the <see cref="Model"/> started from; null for a fully explicit model.</summary>
+    public string? Preset { get; init; } = "small";
+    /// <summary>The resolved U-Net architecture.</summary>
+    public UNetConfig Model { get; init; } = UNetConfig.Preset("small");
+    /// <summary>Noise schedule family.</summary>
+    public NoiseScheduleKind Schedule { get; init; } = NoiseScheduleKind.Cosine;
+    /// <summary>Diffusion steps T.</summary>
+    public int Timesteps { get; init; } = 1000;
+    /// <summary>beta_1 at T = 1000 (linear / quadratic schedules).</summary>
+    public double BetaStart { get; init; } = NoiseSchedule.DefaultBetaStart;
+    /// <summary>beta_T at T = 1000 (linear / quadratic schedules).</summary>
+    public double BetaEnd { get; init; } = NoiseSchedule.DefaultBetaEnd;
+    /// <summary>Offset s of the cosine schedule.</summary>
+    public double CosineS { get; init; } = NoiseSchedule.DefaultCosineS;
+    /// <summary>What the network predicts (and the MSE target).</summary>
+    public PredictionType Prediction { get; init; } = PredictionType.Epsilon;
+    /// <summary>Passes over the training set.</summary>
+    public int Epochs { get; init; } = 10;
+    /// <summary>Images per optimizer step.</summary>
+    public int BatchSize { get; init; } = 128;
+    /// <summary>Peak learning rate (after warmup).</summary>
+    public double Lr { get; init; } = 1e-3;
+    /// <summary>Learning rate at the end of the cosine decay.</summary>
+    public double MinLr { get; init; }
+    /// <summary>AdamW decoupled weight decay.</summary>
+    public double WeightDecay { get; init; }
+    /// <summary>Steps of linear warmup from 0 to <see cref="Lr"/>.</summary>
+    public int WarmupSteps { get; init; } = 200;
+    /// <summary>Maximum global gradient L2 norm (0 disables clipping).</summary>
+    public double GradClip { get; init; } = 1.0;
+    /// <summary>EMA decay of the weights used for sampling and export.</summary>
+    public double EmaDecay { get; init; } = 0.999;
+    /// <summary>Warm the EMA up: decay = min(ema_decay, (1 + step) / (10 + step)).</summary>
+    public bool EmaWarmup { get; init; } = true;
+    /// <summary>Probability that a label is replaced by the null class (classifier-free guidance).</summary>
+    public double LabelDropout { get; init; } = 0.1;
+    /// <summary>Seed of weights, noise, timesteps, label dropout, dropout and data order.</summary>
+    public long Seed { get; init; }
+    /// <summary>Intra-op threads (0 = all cores).</summary>
+    public int Threads { get; init; }
+    /// <summary>Device to train on.</summary>
+    public DeviceKind Device { get; init; } = DeviceKind.Auto;
+    /// <summary>Write a sample grid every N epochs (and at the end; 0 = only at the end).</summary>
+    public int SampleEvery { get; init; } = 1;
+    /// <summary>Write <c>epoch-XXXX.ckpt</c> every N epochs (<c>last.ckpt</c> is always written; 0 = only at the end).</summary>
+    public int CheckpointEvery { get; init; } = 1;
+    /// <summary>Use only the first N training images (0 = all), for quick runs and tests.</summary>
+    public int MaxTrainImages { get; init; }
+    /// <summary>DDIM steps for the sample grids.</summary>
+    public int SampleSteps { get; init; } = 20;
+    /// <summary>Guidance scale of the sample grids (diffusers convention, 1 = conditional).</summary>
+    public double SampleGuidance { get; init; } = 3.0;
+    /// <summary>Columns of the sample grid (images per class).</summary>
+    public int SamplesPerClass { get; init; } = 8;
+
+    /// <summary>Output folder: <see cref="OutDir"/> or <c>runs/&lt;name&gt;</c>.</summary>
+    [JsonIgnore] public string RunDir => string.IsNullOrWhiteSpace(OutDir) ? Path.Combine("runs", Name) : OutDir!;
+
+    /// <summary>The noise schedule this config trains with.</summary>
+    public NoiseSchedule CreateSchedule() => new(Schedule, Timesteps, BetaStart, BetaEnd, CosineS);
+
+    /// <summary>JSON options: snake_case keys, enum names in lower case, unknown keys rejected, indented output.</summary>
+    public static JsonSerializerOptions JsonOptions { get; } = CreateJsonOptions();
+
+    private static JsonSerializerOptions CreateJsonOptions()
+    {
+        var o = new JsonSerializerOptions
+        {
+            PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+            UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+            WriteIndented = true,
+            ReadCommentHandling = JsonCommentHandling.Skip,
+            AllowTrailingCommas = true,
+        };
+        o.Converters.Add(new NameConverter<NoiseScheduleKind>(NoiseSchedule.ParseKind, NoiseSchedule.Name));
+        o.Converters.Add(new NameConverter<PredictionType>(Runtime.Prediction.Parse, Runtime.Prediction.Name));
+        o.Converters.Add(new NameConverter<DeviceKind>(ParseDevice, d => d.ToString().ToLowerInvariant()));
+        o.MakeReadOnly(populateMissingResolver: true);
+        return o;
+    }
+
+    /// <summary>Parses "auto", "cpu" or "cuda".</summary>
+    /// <exception cref="InvalidInputException">Any other value.</exception>
+    public static DeviceKind ParseDevice(string value) => value?.Trim().ToLowerInvariant() switch
+    {
+        "auto" => DeviceKind.Auto,
+        "cpu" => DeviceKind.Cpu,
+        "cuda" => DeviceKind.Cuda,
+        _ => throw new InvalidInputException($"Unknown device '{value}'; expected auto, cpu or cuda."),
+    };
+
+    /// <summary>Reads a config file; the model is resolved from <c>preset</c> plus the <c>model</c> overrides.</summary>
+    /// <exception cref="InvalidInputException">Missing file, bad JSON, unknown key or value; the message names the file.</exception>
+    public static TrainConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new InvalidInputException($"Config file not found: {path}");
+        return Parse(File.ReadAllText(path), path);
+    }
+
+    /// <summary>Parses config JSON; <paramref name="source"/> names it in messages.</summary>
+    /// <exception cref="InvalidInputException">Bad JSON, unknown key, unknown enum value or preset.</exception>
+    public static TrainConfig Parse(string json, string source)
+    {
+        try
+        {
+            var root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }) as JsonObject
+                ?? throw new InvalidInputException($"Config {source}: expected a JSON object.");
+            var modelNode = root["model"];
+            root.Remove("model");
+            if (modelNode is not null and not JsonObject) throw new InvalidInputException($"Config {source}: 'model' must be an object of U-Net fields.");
+            var config = root.Deserialize<TrainConfig>(JsonOptions) ?? throw new InvalidInputException($"Config {source}: empty.");
+            return config with { Model = ResolveModel(config.Preset, (JsonObject?)modelNode, config.ClassNames.Count, source) };
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidInputException($"Config {source}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The preset's fields (if any) overlaid with the explicit <c>model</c> fields; num_classes defaults to the class count.</summary>
+    private static UNetConfig ResolveModel(string? preset, JsonObject? overrides, int classCount, string source)
+    {
+        if (preset is null && overrides is null) throw new InvalidInputException($"Config {source}: give a 'preset' (small, medium, large) or a 'model' object.");
+        var merged = preset is null ? new JsonObject() : (JsonObject)JsonSerializer.SerializeToNode(UNetConfig.Preset(preset), JsonOptions)!;
+        foreach (var (key, value) in overrides ?? [])
+            merged[key] = value?.DeepClone();
+        if (overrides?.ContainsKey("num_classes") != true) merged["num_classes"] = classCount;
+        try { return merged.Deserialize<UNetConfig>(JsonOptions)!; }
+        catch (JsonException e) { throw new InvalidInputException($"Config {source}: model: {e.Message}", e); }
+    }
+
+    /// <summary>Checks every value; call before writing anything.</summary>
+    /// <exception cref="InvalidInputException">The first invalid value, named by its key.</exception>
+    public TrainConfig Validate()
+    {
+        static InvalidInputException Bad(string key, object value, string expected)
+            => new($"Config {key} = {Convert.ToString(value, CultureInfo.InvariantCulture)}; expected {expected}.");
+        if (string.IsNullOrWhiteSpace(Name) || Name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0) throw Bad("name", Name, "a non-empty file-name-safe run name");
+        if (string.IsNullOrWhiteSpace(Dataset)) throw Bad("dataset", Dataset, "a dataset name");
+        if (string.IsNullOrWhiteSpace(Data)) throw Bad("data", Data, "a folder of IDX files");
+        if (ClassNames.Count < 1 || ClassNames.Any(string.IsNullOrWhiteSpace)) throw Bad("class_names", string.Join(",", ClassNames), "one or more non-empty names");
+        if (Preset is not null) UNetConfig.Preset(Preset);
+        Model.Validate();
+        if (Model.NumClasses != ClassNames.Count) throw Bad("model.num_classes", Model.NumClasses, $"the number of class_names ({ClassNames.Count})");
+        if (Timesteps < 2) throw Bad("timesteps", Timesteps, "T >= 2");
+        CreateSchedule();
+        if (Epochs < 1) throw Bad("epochs", Epochs, "an integer >= 1");
+        if (BatchSize < 1) throw Bad("batch_size", BatchSize, "an integer >= 1");
+        if (!(Lr > 0) || !double.IsFinite(Lr)) throw Bad("lr", Lr, "a finite number > 0");
+        if (!(MinLr >= 0) || MinLr > Lr) throw Bad("min_lr", MinLr, $"0 <= min_lr <= lr ({Lr})");
+        if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) throw Bad("weight_decay", WeightDecay, "a finite number >= 0");
+        if (WarmupSteps < 0) throw Bad("warmup_steps", WarmupSteps, "an integer >= 0");
+        if (!(GradClip >= 0) || !double.IsFinite(GradClip)) throw Bad("grad_clip", GradClip, "a finite number >= 0 (0 disables clipping)");
+        if (!(EmaDecay >= 0 && EmaDecay < 1)) throw Bad("ema_decay", EmaDecay, "0 <= ema_decay < 1");
+        if (!(LabelDropout >= 0 && LabelDropout < 1)) throw Bad("label_dropout", LabelDropout, "0 <= label_dropout < 1");
+        if (Threads < 0) throw Bad("threads", Threads, "an integer >= 0 (0 = all cores)");
+        if (SampleEvery < 0) throw Bad("sample_every", SampleEvery, "an integer >= 0");
+        if (CheckpointEvery < 0) throw Bad("checkpoint_every", CheckpointEvery, "an integer >= 0");
+        if (MaxTrainImages < 0) throw Bad("max_train_images", MaxTrainImages, "an integer >= 0 (0 = all)");
+        if (SampleSteps < 1 || SampleSteps > Timesteps) throw Bad("sample_steps", SampleSteps, $"1 to T ({Timesteps})");
+        if (!(SampleGuidance >= 0) || !double.IsFinite(SampleGuidance)) throw Bad("sample_guidance", SampleGuidance, "a finite number >= 0");
+        if (SamplesPerClass < 1 || SamplesPerClass > 64) throw Bad("samples_per_class", SamplesPerClass, "1 to 64");
+        return this;
+    }
+
+    /// <summary>The resolved config as indented JSON (snake_case; the model fully expanded).</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    /// <summary>Lower-case hex SHA-256 of UTF-8 <paramref name="configJson"/> (the exporter writes it in metadata).</summary>
+    public static string Sha256(string configJson) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(configJson)));
+
+    /// <summary>Short architecture description for metadata: the preset name plus any overridden fields, e.g. "small (dropout=0)", or the key fields of a fully explicit model.</summary>
+    public string Architecture()
+    {
+        var model = (JsonObject)JsonSerializer.SerializeToNode(Model, JsonOptions)!;
+        if (Preset is null)
+            return $"custom(base_channels={Model.BaseChannels}, channel_mults=[{string.Join(",", Model.ChannelMults)}], blocks_per_level={Model.BlocksPerLevel}, attention_resolutions=[{string.Join(",", Model.AttentionResolutions)}])";
+        var preset = (JsonObject)JsonSerializer.SerializeToNode(UNetConfig.Preset(Preset) with { NumClasses = Model.NumClasses }, JsonOptions)!;
+        var changed = model.Where(kv => !JsonNode.DeepEquals(kv.Value, preset[kv.Key])).Select(kv => $"{kv.Key}={kv.Value?.ToJsonString()}").ToArray();
+        return changed.Length == 0 ? Preset : $"{Preset} ({string.Join(", ", changed)})";
+    }
+
+    /// <summary>
+    /// Model metadata for an exported graph of a model trained with this config.
+    /// </summary>
+    /// <param name="graph">Which graph is being written.</param>
+    /// <param name="ema">True when the exported weights are the EMA weights.</param>
+    /// <param name="configSha256">SHA-256 of the saved config JSON (<see cref="Sha256"/>).</param>
+    /// <param name="sourceCommit">Commit the model was trained from.</param>
+    public ModelMetadata ToMetadata(GraphKind graph, bool ema, string configSha256, string sourceCommit)
+    {
+        var schedule = CreateSchedule();
+        return new ModelMetadata
+        {
+            Graph = graph,
+            Dataset = Dataset,
+            ClassNames = ClassNames.ToArray(),
+            Channels = Model.InChannels,
+            Height = Model.ImageSize,
+            Width = Model.ImageSize,
+            NumClasses = Model.NumClasses,
+            Timesteps = Timesteps,
+            Schedule = Schedule,
+            ScheduleParameters = schedule.Parameters,
+            Prediction = Prediction,
+            Ema = ema,
+            ConfigSha256 = configSha256,
+            SourceCommit = sourceCommit,
+            Architecture = Architecture(),
+        };
+    }
+
+    /// <summary>Reads and writes an enum as the lower-case name used in configs, parsing with the runtime's parser.</summary>
+    private sealed class NameConverter<T>(Func<string, T> parse, Func<T, string> name) : JsonConverter<T> where T : struct, Enum
+    {
+        public override T Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+        {
+            if (reader.TokenType != JsonTokenType.String) throw new JsonException($"expected a string for {typeof(T).Name}.");
+            return parse(reader.GetString()!);
+        }
+
+        public override void Write(Utf8JsonWriter writer, T value, JsonSerializerOptions options) => writer.WriteStringValue(name(value));
+    }
+}

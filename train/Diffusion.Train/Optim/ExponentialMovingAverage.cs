@@ -1,0 +1,51 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Diffusion.Train.Optim;
+
+/// <summary>
+/// Exponential moving average of a model's parameters kept in a second module of the same architecture
+/// (Polyak averaging, as in Ho et al. 2020 / Song &amp; Ermon 2020): ema = d * ema + (1 - d) * param.
+/// With warmup, d = min(decay, (1 + n) / (10 + n)) after n updates, so early averages are not dominated by
+/// the random initial weights. The EMA module stays in eval mode; it is what sampling and export use.
+/// </summary>
+public sealed class ExponentialMovingAverage
+{
+    private readonly (Tensor Ema, Tensor Param)[] _pairs;
+
+    /// <summary>Tracks <paramref name="model"/> in <paramref name="ema"/> (same architecture, already holding the starting weights).</summary>
+    public ExponentialMovingAverage(nn.Module model, nn.Module ema, double decay, bool warmup)
+    {
+        var mp = model.named_parameters().ToArray();
+        var ep = ema.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter);
+        if (mp.Length != ep.Count) throw new ArgumentException("EMA module has a different architecture.");
+        _pairs = mp.Select(p => (ep[p.name], (Tensor)p.parameter)).ToArray();
+        foreach (var (name, p) in ema.named_parameters()) p.requires_grad = false;
+        ema.eval();
+        Decay = decay; Warmup = warmup;
+    }
+
+    /// <summary>Target decay.</summary>
+    public double Decay { get; }
+    /// <summary>Whether the decay is warmed up.</summary>
+    public bool Warmup { get; }
+
+    /// <summary>Decay applied at update number <paramref name="updates"/> (0-based).</summary>
+    public double DecayAt(long updates) => Warmup ? Math.Min(Decay, (1.0 + updates) / (10.0 + updates)) : Decay;
+
+    /// <summary>One EMA update after optimizer step <paramref name="updates"/> (0-based).</summary>
+    public void Update(long updates)
+    {
+        double d = DecayAt(updates);
+        using var _ = no_grad();
+        foreach (var (e, p) in _pairs) e.mul_(d).add_(p, alpha: 1 - d);
+    }
+
+    /// <summary>Copies the parameters and buffers of <paramref name="source"/> into <paramref name="target"/> (same architecture).</summary>
+    public static void CopyWeights(nn.Module source, nn.Module target)
+    {
+        using var _ = no_grad();
+        var src = source.state_dict();
+        foreach (var (name, t) in target.state_dict()) t.copy_(src[name]);
+    }
+}

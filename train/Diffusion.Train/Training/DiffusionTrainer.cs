@@ -1,0 +1,292 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Diffusion.Imaging;
+using Diffusion.Runtime;
+using Diffusion.Runtime.Samplers;
+using Diffusion.Train.Checkpoints;
+using Diffusion.Train.Config;
+using Diffusion.Train.Data;
+using Diffusion.Train.Model;
+using Diffusion.Train.Optim;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Diffusion.Train.Training;
+
+/// <summary>Options of one training invocation that are not part of the run's config.</summary>
+public sealed record TrainOptions
+{
+    /// <summary>Continue the run in the config's run folder from <c>checkpoints/last.ckpt</c>.</summary>
+    public bool Resume { get; init; }
+    /// <summary>
+    /// On resume, applied to the saved config (the command-line overrides). Only epochs and operational settings
+    /// (threads, device, data folder, sample and checkpoint cadence) may change.
+    /// </summary>
+    public Func<TrainConfig, TrainConfig>? ResumeOverrides { get; init; }
+    /// <summary>Start over even if the run folder already holds a checkpoint.</summary>
+    public bool Force { get; init; }
+    /// <summary>Save <c>last.ckpt</c> and stop once this many optimizer steps are done (a resumable pause).</summary>
+    public long? StopAfterSteps { get; init; }
+    /// <summary>Console output.</summary>
+    public ConsoleMode Console { get; init; } = ConsoleMode.Auto;
+    /// <summary>Writer for console output (default stdout).</summary>
+    public TextWriter? Output { get; init; }
+}
+
+/// <summary>What a training invocation did.</summary>
+/// <param name="Step">Optimizer steps taken in total.</param>
+/// <param name="Epoch">Epochs completed.</param>
+/// <param name="Completed">True when all epochs ran; false when stopped early (cancelled or <see cref="TrainOptions.StopAfterSteps"/>).</param>
+/// <param name="Epochs">Per-epoch records of the run (including earlier invocations on resume).</param>
+/// <param name="CheckpointPath">The last checkpoint written.</param>
+/// <param name="Elapsed">Wall time of this invocation.</param>
+public sealed record TrainResult(long Step, int Epoch, bool Completed, IReadOnlyList<EpochRecord> Epochs, string CheckpointPath, TimeSpan Elapsed);
+
+/// <summary>
+/// Trains a class-conditional U-Net with <see cref="DiffusionObjective"/>, AdamW with warmup + cosine decay,
+/// gradient clipping and an EMA of the weights; writes checkpoints, sample grids, a JSON-lines log and
+/// TensorBoard events under the run folder. Create it with <see cref="Prepare"/> (validates everything, writes
+/// nothing), then call <see cref="Run"/>.
+/// </summary>
+/// <example><code>
+/// var config = TrainConfig.Load("configs/mnist-quick.json") with { Epochs = 2 };
+/// using var trainer = DiffusionTrainer.Prepare(config, new TrainOptions { Console = ConsoleMode.Plain });
+/// TrainResult result = trainer.Run();
+/// using var ckpt = Checkpoint.Load(result.CheckpointPath);
+/// </code></example>
+public sealed class DiffusionTrainer : IDisposable
+{
+    private readonly TrainOptions _options;
+    private readonly ImageData _data;
+    private readonly Checkpoint? _resumeFrom;
+    private readonly Device _device;
+
+    /// <summary>The resolved config of the run.</summary>
+    public TrainConfig Config { get; }
+    /// <summary>Run folder.</summary>
+    public string RunDir => Config.RunDir;
+    /// <summary>Folder of the checkpoints.</summary>
+    public string CheckpointDir => Path.Combine(RunDir, "checkpoints");
+    /// <summary>Path of the latest checkpoint.</summary>
+    public string LastCheckpointPath => Path.Combine(CheckpointDir, "last.ckpt");
+
+    private DiffusionTrainer(TrainConfig config, TrainOptions options, ImageData data, Checkpoint? resumeFrom, Device device)
+    {
+        Config = config; _options = options; _data = data; _resumeFrom = resumeFrom; _device = device;
+    }
+
+    /// <summary>
+    /// Validates the config, the device, the data and the run folder (and loads the checkpoint to resume from)
+    /// without writing anything.
+    /// </summary>
+    /// <exception cref="InvalidInputException">Any invalid value, missing or corrupt data or checkpoint, an existing run without --resume/--force.</exception>
+    public static DiffusionTrainer Prepare(TrainConfig config, TrainOptions? options = null)
+    {
+        options ??= new TrainOptions();
+        config.Validate();
+        Checkpoint? resume = null;
+        try
+        {
+            string last = Path.Combine(config.RunDir, "checkpoints", "last.ckpt");
+            if (options.Resume)
+            {
+                if (!File.Exists(last)) throw new InvalidInputException($"--resume: no checkpoint at {last}; start the run without --resume first.");
+                resume = Checkpoint.Load(last);
+                var resumed = (options.ResumeOverrides ?? (c => c))(resume.Config with { OutDir = config.OutDir }).Validate();
+                CheckResumable(resume.Config, resumed, last);
+                config = resumed;
+            }
+            else if (File.Exists(last) && !options.Force)
+                throw new InvalidInputException($"Run folder {config.RunDir} already holds {last}; pass --resume to continue it or --force to start over.");
+
+            var device = TorchSetup.ResolveDevice(config.Device);
+            var data = ImageData.Load(config.Data, "train", config.ClassNames.Count, config.MaxTrainImages);
+            if (data.Height != config.Model.ImageSize || data.Width != config.Model.ImageSize)
+            {
+                data.Dispose();
+                throw new InvalidInputException($"Data {config.Data}: images are {data.Height}x{data.Width}; model.image_size is {config.Model.ImageSize}.");
+            }
+            if (resume is not null)
+            {
+                int bpe = new EpochShuffle(data.Count, config.BatchSize, config.Seed).BatchesPerEpoch;
+                if (resume.Epoch != resume.Step / bpe)
+                {
+                    data.Dispose();
+                    throw new InvalidInputException($"--resume: {last} is at step {resume.Step}, epoch {resume.Epoch}, which does not fit {bpe} batches per epoch of {config.Data}; the training data changed.");
+                }
+            }
+            return new DiffusionTrainer(config, options, data, resume, device);
+        }
+        catch
+        {
+            resume?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A resumed run must train the same model the same way; only epochs and operational settings may change.</summary>
+    private static void CheckResumable(TrainConfig saved, TrainConfig resumed, string path)
+    {
+        static TrainConfig Defining(TrainConfig c) => c with
+        {
+            OutDir = null, Data = "", Epochs = 1, Threads = 0, Device = DeviceKind.Auto, SampleEvery = 0, CheckpointEvery = 0,
+            SampleSteps = 1, SampleGuidance = 1, SamplesPerClass = 1,
+        };
+        string a = Defining(saved).ToJson(), b = Defining(resumed).ToJson();
+        if (a != b)
+        {
+            var sa = JsonDocument.Parse(a).RootElement.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetRawText());
+            var diff = JsonDocument.Parse(b).RootElement.EnumerateObject().Where(p => sa[p.Name] != p.Value.GetRawText()).Select(p => $"{p.Name} ({sa[p.Name]} -> {p.Value.GetRawText()})");
+            throw new InvalidInputException($"--resume: {path} was trained with different settings: {string.Join(", ", diff)}. Only epochs, threads, device, data, sample_* and checkpoint_every may change on resume.");
+        }
+    }
+
+    /// <summary>Trains until all epochs are done, <paramref name="cancel"/> fires or <see cref="TrainOptions.StopAfterSteps"/> is reached (then a resumable checkpoint is saved).</summary>
+    public TrainResult Run(CancellationToken cancel = default)
+    {
+        var wall = Stopwatch.StartNew();
+        var config = Config;
+        var ui = new TrainingConsole(_options.Console, _options.Output);
+        int threads = TorchSetup.SetThreads(config.Threads);
+        string configJson = config.ToJson();
+        string commit = _resumeFrom?.SourceCommit ?? SourceInfo.GitCommit();
+
+        // Output folders (first write of the run).
+        if (_resumeFrom is null && _options.Force && Directory.Exists(Path.Combine(RunDir, "tb"))) Directory.Delete(Path.Combine(RunDir, "tb"), recursive: true);
+        Directory.CreateDirectory(CheckpointDir);
+        Directory.CreateDirectory(Path.Combine(RunDir, "samples"));
+        AtomicFile.WriteAllText(Path.Combine(RunDir, "config.json"), configJson);
+
+        // Model, EMA, optimizer, RNG: fresh (seeded) or restored.
+        UNet model, ema;
+        if (_resumeFrom is null)
+        {
+            random.manual_seed(config.Seed);
+            model = new UNet(config.Model);
+            ema = new UNet(config.Model);
+            ExponentialMovingAverage.CopyWeights(model, ema);
+        }
+        else
+        {
+            model = _resumeFrom.Model;
+            ema = _resumeFrom.Ema;
+        }
+        model.to(_device).train();
+        ema.to(_device);
+        var shuffle = new EpochShuffle(_data.Count, config.BatchSize, config.Seed);
+        long totalSteps = (long)config.Epochs * shuffle.BatchesPerEpoch;
+        var lrSchedule = new LearningRateSchedule(config.Lr, config.MinLr, config.WarmupSteps, totalSteps);
+        using var optimizer = new OptimizerSetup(model, lrSchedule, config.WeightDecay, config.GradClip);
+        var emaUpdater = new ExponentialMovingAverage(model, ema, config.EmaDecay, config.EmaWarmup);
+        long step = 0;
+        int epoch = 0;
+        if (_resumeFrom is not null)
+        {
+            if (_resumeFrom.OptimizerState is null) throw new InvalidInputException($"--resume: {_resumeFrom.Path} holds no optimizer state.");
+            optimizer.LoadState(_resumeFrom.OptimizerState);
+            using (var state = tensor(_resumeFrom.Rng.TorchGenerator, dtype: ScalarType.Byte)) random.set_rng_state(state);
+            step = _resumeFrom.Step;
+            epoch = _resumeFrom.Epoch;
+        }
+
+        using var objective = new DiffusionObjective(config.CreateSchedule(), config.Prediction, config.Model.NumClasses, config.LabelDropout, _device);
+        var log = new EpochLog(Path.Combine(RunDir, "log.jsonl"), _resumeFrom is null ? null : epoch);
+        var tb = utils.tensorboard.SummaryWriter(Path.Combine(RunDir, "tb"));
+        ui.Line(string.Create(CultureInfo.InvariantCulture,
+            $"{(_resumeFrom is null ? "training" : $"resuming at step {step} (epoch {epoch})")} {config.Name}: {config.Architecture()} U-Net, {model.ParameterCount():N0} params, " +
+            $"{_data.Count} images, {config.Epochs} epochs x {shuffle.BatchesPerEpoch} steps, batch {config.BatchSize}, device {_device.type}, {threads} threads -> {RunDir}"));
+
+        bool stopped = false;
+        string lastCkpt = LastCheckpointPath;
+        void SaveCheckpoint(string path) => Checkpoint.Save(path, model, ema, optimizer.SaveState(), configJson, commit, step, epoch,
+            new RngState(random.get_rng_state().data<byte>().ToArray(), config.Seed));
+
+        ui.Run(totalSteps, step, progress =>
+        {
+            while (epoch < config.Epochs && !stopped)
+            {
+                var perm = shuffle.Permutation(epoch);
+                int first = (int)(step - (long)epoch * shuffle.BatchesPerEpoch);
+                double lossSum = 0, lr = 0; int lossCount = 0; long images = 0;
+                var sw = Stopwatch.StartNew();
+                for (int b = first; b < shuffle.BatchesPerEpoch; b++)
+                {
+                    if (cancel.IsCancellationRequested || (_options.StopAfterSteps is long stop && step >= stop)) { stopped = true; break; }
+                    double loss;
+                    using (var scope = NewDisposeScope())
+                    {
+                        var (x0, y) = _data.Batch(shuffle.Batch(perm, b), _device);
+                        var lossT = objective.Loss(model.forward, x0, y);
+                        (lr, double gradNorm) = optimizer.Step(lossT, step);
+                        emaUpdater.Update(step);
+                        loss = lossT.item<float>();
+                        images += x0.shape[0];
+                        if (step % 10 == 0)
+                        {
+                            tb.add_scalar("train/loss", (float)loss, (int)step);
+                            tb.add_scalar("train/lr", (float)lr, (int)step);
+                            if (!double.IsNaN(gradNorm)) tb.add_scalar("train/grad_norm", (float)gradNorm, (int)step);
+                        }
+                    }
+                    if (!double.IsFinite(loss)) throw new InvalidOperationException($"Training diverged: loss {loss} at step {step}; lower lr or enable grad_clip.");
+                    step++;
+                    lossSum += loss; lossCount++;
+                    progress.Report(step, epoch + 1, lossSum / lossCount, lr, images / Math.Max(sw.Elapsed.TotalSeconds, 1e-9));
+                }
+                sw.Stop();
+                if (stopped) break;
+                epoch++;
+                double ips = images / Math.Max(sw.Elapsed.TotalSeconds, 1e-9);
+                var record = new EpochRecord(epoch, step, lossCount > 0 ? lossSum / lossCount : double.NaN, lr, ips, sw.Elapsed.TotalSeconds);
+                log.Add(record);
+                tb.add_scalar("epoch/loss", (float)record.Loss, (int)step);
+                tb.add_scalar("epoch/images_per_s", (float)ips, (int)step);
+                ui.Line(string.Create(CultureInfo.InvariantCulture,
+                    $"epoch {epoch}/{config.Epochs} step {step} loss {record.Loss:F5} lr {lr:E2} {ips:F1} img/s {sw.Elapsed.TotalSeconds:F1} s"));
+
+                bool last = epoch == config.Epochs;
+                if (last || (config.SampleEvery > 0 && epoch % config.SampleEvery == 0))
+                {
+                    string png = WriteSampleGrid(ema, epoch);
+                    try { tb.add_img("samples", png, (int)step); }
+                    catch (Exception e) when (e is not OutOfMemoryException) { ui.Line($"(tensorboard image skipped: {e.Message})"); }
+                    ui.Line($"  samples -> {png}");
+                }
+                SaveCheckpoint(lastCkpt);
+                if (last || (config.CheckpointEvery > 0 && epoch % config.CheckpointEvery == 0))
+                    File.Copy(lastCkpt, Path.Combine(CheckpointDir, $"epoch-{epoch:D4}.ckpt"), overwrite: true);
+            }
+            return 0;
+        });
+
+        if (stopped)
+        {
+            SaveCheckpoint(lastCkpt);
+            ui.Line($"stopped at step {step} (epoch {epoch}); continue with --resume. checkpoint -> {lastCkpt}");
+        }
+        else ui.Line(string.Create(CultureInfo.InvariantCulture, $"done: {step} steps, {epoch} epochs in {wall.Elapsed.TotalMinutes:F1} min. checkpoint -> {lastCkpt}"));
+        if (_resumeFrom is null) { model.Dispose(); ema.Dispose(); }
+        return new TrainResult(step, epoch, !stopped, log.Records.ToArray(), lastCkpt, wall.Elapsed);
+    }
+
+    /// <summary>Samples <see cref="TrainConfig.SamplesPerClass"/> images per class from <paramref name="ema"/> with DDIM and guidance; writes a PNG grid (rows = classes).</summary>
+    private string WriteSampleGrid(UNet ema, int epoch)
+    {
+        var c = Config;
+        int k = c.SamplesPerClass, classes = c.Model.NumClasses;
+        var labels = Enumerable.Range(0, classes * k).Select(i => i / k).ToArray();
+        var sampler = new DdimSampler(c.CreateSchedule(), c.Prediction, eta: 0, spacing: TimestepSpacing.Trailing, clipSample: true);
+        var images = TorchSampling.Sample(ema, sampler, labels, c.SampleSteps, (float)c.SampleGuidance, c.Seed + 7919, _device);
+        string path = Path.Combine(RunDir, "samples", $"epoch-{epoch:D4}.png");
+        PngGrid.Write(path, images, classes, k, c.Model.ImageSize, c.Model.ImageSize, pad: 2, scale: 2);
+        return path;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        _data.Dispose();
+        _resumeFrom?.Dispose();
+    }
+}

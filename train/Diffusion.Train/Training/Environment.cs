@@ -1,0 +1,58 @@
+using System.Diagnostics;
+using Diffusion.Runtime;
+using Diffusion.Train.Config;
+using static TorchSharp.torch;
+
+namespace Diffusion.Train.Training;
+
+/// <summary>Device selection and thread settings shared by every command that runs TorchSharp.</summary>
+public static class TorchSetup
+{
+    /// <summary>
+    /// The device for <paramref name="kind"/>: auto is CUDA when libtorch sees a GPU, else the CPU.
+    /// </summary>
+    /// <exception cref="InvalidInputException">CUDA asked for but not available.</exception>
+    public static Device ResolveDevice(DeviceKind kind)
+    {
+        bool cuda = cuda_is_available();
+        return kind switch
+        {
+            DeviceKind.Cpu => CPU,
+            DeviceKind.Auto => cuda ? CUDA : CPU,
+            DeviceKind.Cuda when cuda => CUDA,
+            _ => throw new InvalidInputException(
+                "--device cuda: CUDA is not available. This build uses libtorch-cpu; build with 'dotnet build -p:UseCuda=true' " +
+                "(TorchSharp-cuda-linux) on a machine with an NVIDIA GPU and driver, or use --device cpu."),
+        };
+    }
+
+    /// <summary>Sets libtorch's intra-op threads (<paramref name="threads"/> = 0: all cores) and returns the count used.</summary>
+    public static int SetThreads(int threads)
+    {
+        int n = threads > 0 ? threads : Environment.ProcessorCount;
+        set_num_threads(n);
+        return n;
+    }
+}
+
+/// <summary>Where the code came from, for checkpoints and model cards.</summary>
+public static class SourceInfo
+{
+    /// <summary><c>git rev-parse HEAD</c> in the current folder, or "unknown" when git or the repository is missing.</summary>
+    public static string GitCommit()
+    {
+        try
+        {
+            var psi = new ProcessStartInfo("git", "rev-parse HEAD") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            using var p = Process.Start(psi);
+            if (p is null) return "unknown";
+            string s = p.StandardOutput.ReadToEnd().Trim();
+            p.WaitForExit(10_000);
+            return p.ExitCode == 0 && s.Length >= 7 ? s : "unknown";
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or IOException)
+        {
+            return "unknown";
+        }
+    }
+}
