@@ -14,7 +14,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1
 export DOTNET_NOLOGO=1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup torchsharp data build train export generate pack-runtime sample train-classifier export-classifier judges eval gate test clean
+.PHONY: help setup torchsharp data build train export generate pack-runtime sample train-classifier export-classifier judges eval gate test bench bench-quick clean
 
 help: ## list the targets
 	@echo "Diffusion pipeline. First: 'make setup', then 'make train export'; tests: 'make test'."
@@ -70,6 +70,15 @@ test: torchsharp data ## run every test project
 	  if ($$i == "Failed:") f += $$(i+1); if ($$i == "Passed:") p += $$(i+1); if ($$i == "Skipped:") s += $$(i+1) } } \
 	  END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' .test.log; \
 	rm -f .test.log; exit $$status
+
+# The command line is recorded in the results so that benchmarks/README.md states what produced its numbers.
+BENCH_RUN = BENCH_COMMAND="make $@$(if $(ARGS), ARGS='$(ARGS)')" $(TS_DOTNET) run --project benchmarks/Diffusion.Benchmarks $(RUN_FLAGS) --
+
+bench: torchsharp ## full benchmark suite (about an hour on 2 cores); writes benchmarks/README.md's results; ARGS='--model models/mnist'
+	$(BENCH_RUN) $(ARGS)
+
+bench-quick: torchsharp ## short benchmark suite (under 5 min); ARGS=--smoke: one-iteration smoke run for CI (under 1 min)
+	$(BENCH_RUN) --quick $(ARGS)
 
 clean: ## remove build outputs
 	dotnet clean Pipeline.sln $(DOTNET_FLAGS) >/dev/null || true

@@ -1,0 +1,141 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Diffusion.Export;
+using Diffusion.Onnx;
+using Diffusion.Runtime;
+using Diffusion.Train.Model;
+using TorchSharp;
+
+namespace Diffusion.Benchmarks;
+
+/// <summary>
+/// The model under test: an exported folder (<c>unet.onnx</c>, <c>unet-guided.onnx</c>, <c>model-card.json</c>),
+/// either the release model (<c>--model models/mnist</c>) or one exported here from a freshly initialised U-Net
+/// (weights do not change speed). The TorchSharp side of every comparison is rebuilt from the same folder: the
+/// architecture from the card's <c>unet_config</c>, every parameter from the ONNX initializer of the same
+/// state_dict name, so both engines run identical weights.
+/// </summary>
+public static class BenchModel
+{
+    /// <summary>Folder of the release model, used when it exists and no --model is given.</summary>
+    public const string ReleaseDir = "models/mnist";
+
+    /// <summary>Exports a freshly initialised U-Net of <paramref name="preset"/> (seeded) into <paramref name="dir"/>.</summary>
+    /// <param name="preset">small, medium or large.</param>
+    /// <param name="timesteps">T written to the metadata (DDPM samples at T steps).</param>
+    /// <param name="dir">Output folder (git-ignored, e.g. out/bench-models/medium).</param>
+    /// <returns>What was written.</returns>
+    public static ExportResult ExportUntrained(string preset, int timesteps, string dir)
+    {
+        torch.manual_seed(0);
+        using var model = new UNet(UNetConfig.Preset(preset));
+        InitGroupNorms(model);
+        model.eval();
+        var schedule = NoiseScheduleKind.Cosine;
+        var meta = new ModelMetadata
+        {
+            Dataset = "mnist",
+            ClassNames = Enumerable.Range(0, 10).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray(),
+            Channels = model.Config.InChannels, Height = model.Config.ImageSize, Width = model.Config.ImageSize,
+            NumClasses = model.Config.NumClasses, Timesteps = timesteps, Schedule = schedule,
+            ScheduleParameters = new NoiseSchedule(schedule, timesteps).Parameters, Prediction = PredictionType.Epsilon,
+            Ema = false, ConfigSha256 = "untrained", SourceCommit = "untrained", Architecture = preset,
+        };
+        return ModelFolder.Write(model, meta, null, dir, new ExportSource($"untrained-{preset}"));
+    }
+
+    /// <summary>
+    /// Sets every GroupNorm's weight to 1 and bias to 0, PyTorch's initialisation. TorchSharp 0.107's GroupNorm
+    /// leaves both uninitialised (whatever the allocator returned: 1e36, NaN), which makes a fresh U-Net output NaN.
+    /// </summary>
+    public static void InitGroupNorms(UNet model)
+    {
+        using var noGrad = torch.no_grad();
+        foreach (var (_, m) in model.named_modules())
+        {
+            if (m is not TorchSharp.Modules.GroupNorm g) continue;
+            if (g.weight is { } w) torch.nn.init.ones_(w);
+            if (g.bias is { } b) torch.nn.init.zeros_(b);
+        }
+    }
+
+    /// <summary>The U-Net configuration stored in <c>model-card.json</c>.</summary>
+    /// <exception cref="InvalidInputException">No card or no unet_config in it.</exception>
+    public static UNetConfig ReadConfig(string modelDir)
+    {
+        string card = Path.Combine(modelDir, ModelFolder.CardJson);
+        if (!File.Exists(card)) throw new InvalidInputException($"{card}: not found; the benchmark needs the model card that `export` writes beside the .onnx files.");
+        var node = JsonNode.Parse(File.ReadAllText(card))?["unet_config"]
+            ?? throw new InvalidInputException($"{card}: no 'unet_config'; expected a card written by `export`.");
+        return node.Deserialize<UNetConfig>() ?? throw new InvalidInputException($"{card}: 'unet_config' is empty.");
+    }
+
+    /// <summary>
+    /// A TorchSharp U-Net in eval mode with the weights of <c>unet.onnx</c>: each parameter is copied from the
+    /// initializer named by its state_dict key (reshaped: the exporter stores GroupNorm's [C] as [C, 1, 1]).
+    /// </summary>
+    /// <exception cref="InvalidInputException">A parameter has no initializer or a different size.</exception>
+    public static UNet LoadTorch(string modelDir)
+    {
+        string onnx = Path.Combine(modelDir, ModelFolder.UnetFile);
+        var graph = OnnxHelper.Load(onnx).Graph;
+        var inits = graph.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        var model = new UNet(ReadConfig(modelDir));
+        try
+        {
+            using var noGrad = torch.no_grad();
+            foreach (var (name, p) in model.named_parameters())
+            {
+                if (!inits.TryGetValue(name, out var init))
+                    throw new InvalidInputException($"{onnx}: no initializer '{name}' for the U-Net parameter of that name; was it exported from this architecture?");
+                var data = OnnxHelper.ToFloatArray(init);
+                if (data.LongLength != p.numel())
+                    throw new InvalidInputException($"{onnx}: initializer '{name}' has {data.Length} values; the parameter [{string.Join(",", p.shape)}] needs {p.numel()}.");
+                using var src = torch.tensor(data).reshape(p.shape);
+                p.copy_(src);
+            }
+            model.eval();
+            return model;
+        }
+        catch { model.Dispose(); throw; }
+    }
+
+    private static readonly Dictionary<string, ModelMetadata> s_metadata = new(StringComparer.Ordinal);
+
+    /// <summary>Metadata of <c>unet.onnx</c> in <paramref name="modelDir"/> (read once per folder).</summary>
+    public static ModelMetadata Metadata(string modelDir)
+    {
+        lock (s_metadata)
+        {
+            if (s_metadata.TryGetValue(modelDir, out var m)) return m;
+            string onnx = Path.Combine(modelDir, ModelFolder.UnetFile);
+            m = ModelMetadata.FromProperties(OnnxHelper.Metadata(OnnxHelper.Load(onnx)), onnx);
+            s_metadata[modelDir] = m;
+            return m;
+        }
+    }
+
+    /// <summary>FLOPs per image of unet.onnx for each U-Net preset (graphs built in memory from fresh weights).</summary>
+    public static IReadOnlyDictionary<string, long> PresetFlops()
+    {
+        var result = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        foreach (string preset in new[] { "small", "medium", "large" })
+        {
+            using var model = new UNet(UNetConfig.Preset(preset));
+            var meta = new ModelMetadata
+            {
+                Channels = model.Config.InChannels, Height = model.Config.ImageSize, Width = model.Config.ImageSize,
+                NumClasses = model.Config.NumClasses, Timesteps = 1000, Schedule = NoiseScheduleKind.Cosine,
+                ScheduleParameters = new NoiseSchedule(NoiseScheduleKind.Cosine, 1000).Parameters,
+            };
+            result[preset] = FlopCounter.Count(UNetExporter.Build(model, meta, GraphKind.Unet)).Total;
+        }
+        return result;
+    }
+
+    /// <summary>FLOPs per image of each graph, counted from the files (convolutions and matrix products, 2 per MAC).</summary>
+    public static (FlopCount Unet, FlopCount Guided) CountFlops(string modelDir)
+        => (FlopCounter.Count(OnnxHelper.Load(Path.Combine(modelDir, ModelFolder.UnetFile))),
+            FlopCounter.Count(OnnxHelper.Load(Path.Combine(modelDir, ModelFolder.GuidedFile))));
+}

@@ -1,0 +1,90 @@
+using System.Globalization;
+using Diffusion.Runtime.Samplers;
+
+namespace Diffusion.Benchmarks;
+
+/// <summary>Which suite runs: the full one (<c>make bench</c>), a short one (<c>make bench-quick</c>) or a smoke run for CI.</summary>
+public enum Suite
+{
+    /// <summary>Every case at full length (tens of minutes on 2 cores).</summary>
+    Full,
+    /// <summary>Fewer parameters and BenchmarkDotNet ShortRun-like jobs (under 5 minutes).</summary>
+    Quick,
+    /// <summary>One iteration of tiny cases: proves the suite runs (under 1 minute).</summary>
+    Smoke,
+}
+
+/// <summary>A sampler at a number of steps, as a benchmark parameter ("dpm++ 20").</summary>
+/// <param name="Kind">Sampler.</param>
+/// <param name="Steps">Sampling steps.</param>
+public sealed record SamplerCase(SamplerKind Kind, int Steps)
+{
+    /// <summary>"ddpm 1000", "ddim 20", "dpm++ 10".</summary>
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{SamplerFactory.Name(Kind)} {Steps}");
+}
+
+/// <summary>
+/// Sizes of one suite. BenchmarkDotNet runs in this process (in-process toolchain), so the benchmark classes read
+/// the settings of the running suite from <see cref="Current"/> in their <c>[ParamsSource]</c> and setup methods.
+/// </summary>
+public sealed record BenchSettings
+{
+    /// <summary>Settings of the suite being run.</summary>
+    public static BenchSettings Current { get; set; } = new();
+
+    /// <summary>Which suite.</summary>
+    public Suite Suite { get; init; } = Suite.Full;
+    /// <summary>Model folder with unet.onnx, unet-guided.onnx and model-card.json.</summary>
+    public string ModelDir { get; init; } = "";
+    /// <summary>Training steps T of the model (DDPM runs at T steps).</summary>
+    public int Timesteps { get; init; } = 1000;
+    /// <summary>"All cores": intra-op threads for ONNX Runtime and torch.set_num_threads.</summary>
+    public int AllThreads { get; init; } = Environment.ProcessorCount;
+    /// <summary>Batch sizes of the one-step benchmark.</summary>
+    public int[] StepBatches { get; init; } = [1, 16, 64, 256];
+    /// <summary>Batch sizes of the thread-scaling benchmark.</summary>
+    public int[] ThreadBatches { get; init; } = [1, 64];
+    /// <summary>Batch sizes of the graph-variant benchmark.</summary>
+    public int[] VariantBatches { get; init; } = [1, 64, 256];
+    /// <summary>Folder the graph variants are exported to.</summary>
+    public string VariantsDir { get; init; } = "out/bench-variants";
+    /// <summary>Images generated end to end (100 per class for 1,000).</summary>
+    public int Images { get; init; } = 1000;
+    /// <summary>Images per model call in the end-to-end benchmark.</summary>
+    public int GenerateBatch { get; init; } = 250;
+    /// <summary>Guidance scale of the end-to-end benchmark (not 1, so unet-guided.onnx runs).</summary>
+    public float GuidanceScale { get; init; } = 3f;
+    /// <summary>Samplers of the end-to-end benchmark (DDPM at T is benchmarked separately: one iteration).</summary>
+    public SamplerCase[] Samplers { get; init; } = [new(SamplerKind.Ddim, 20), new(SamplerKind.DpmSolverPlusPlus, 10), new(SamplerKind.DpmSolverPlusPlus, 20)];
+    /// <summary>Steps of the DDPM end-to-end case (T for the full suite), 0 to skip it.</summary>
+    public int DdpmSteps { get; init; } = 1000;
+    /// <summary>Steps of the allocation benchmark (allocated bytes must not grow with them).</summary>
+    public int[] AllocationSteps { get; init; } = [1, 10, 100];
+    /// <summary>Side of the square matrices of the GEMM peak measurement.</summary>
+    public int GemmSize { get; init; } = 2048;
+    /// <summary>Folder for BenchmarkDotNet's reports and the run's own JSON files.</summary>
+    public string ResultsDir { get; init; } = "benchmarks/results/full";
+
+    /// <summary>Settings of <paramref name="suite"/> for a model with <paramref name="timesteps"/> training steps.</summary>
+    public static BenchSettings For(Suite suite, string modelDir, int timesteps, int threads, string resultsDir) => suite switch
+    {
+        Suite.Full => new BenchSettings
+        {
+            Suite = suite, ModelDir = modelDir, Timesteps = timesteps, AllThreads = threads, ResultsDir = resultsDir,
+            DdpmSteps = timesteps,
+        },
+        Suite.Quick => new BenchSettings
+        {
+            Suite = suite, ModelDir = modelDir, Timesteps = timesteps, AllThreads = threads, ResultsDir = resultsDir,
+            StepBatches = [1, 64, 256], ThreadBatches = [64], VariantBatches = [64], Images = 100, GenerateBatch = 100,
+            Samplers = [new(SamplerKind.Ddim, 20), new(SamplerKind.DpmSolverPlusPlus, 10), new(SamplerKind.DpmSolverPlusPlus, 20)],
+            DdpmSteps = Math.Min(100, timesteps), AllocationSteps = [1, 20], GemmSize = 1024,
+        },
+        _ => new BenchSettings
+        {
+            Suite = suite, ModelDir = modelDir, Timesteps = timesteps, AllThreads = threads, ResultsDir = resultsDir,
+            StepBatches = [1, 4], ThreadBatches = [4], VariantBatches = [4], Images = 10, GenerateBatch = 10,
+            Samplers = [new(SamplerKind.DpmSolverPlusPlus, 2)], DdpmSteps = 0, AllocationSteps = [1, 3], GemmSize = 256,
+        },
+    };
+}

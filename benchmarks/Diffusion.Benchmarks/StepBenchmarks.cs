@@ -1,0 +1,69 @@
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+
+namespace Diffusion.Benchmarks;
+
+/// <summary>
+/// One denoising step (one model call) at several batch sizes: ONNX Runtime through the runtime's
+/// <c>DiffusionModel</c> (unet.onnx, unet-guided.onnx) against the same weights run eagerly in TorchSharp, all
+/// threads for both. Per-image times and ratios are derived by the summary (time / batch).
+/// </summary>
+[MemoryDiagnoser]
+[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory, BenchmarkLogicalGroupRule.ByParams)]
+[CategoriesColumn]
+public class StepBenchmarks
+{
+    private OrtStep? _ort;
+    private TorchStep? _torch;
+
+    /// <summary>Images per call.</summary>
+    [ParamsSource(nameof(Batches))]
+    public int Batch { get; set; }
+
+    /// <summary>The suite's batch sizes.</summary>
+    public static IEnumerable<int> Batches => BenchSettings.Current.StepBatches;
+
+    private static BenchSettings S => BenchSettings.Current;
+
+    private StepInputs Inputs => new(BenchModel.Metadata(S.ModelDir), Batch);
+
+    /// <summary>Loads unet.onnx.</summary>
+    [GlobalSetup(Target = nameof(OrtUnet))]
+    public void SetupOrtUnet() => _ort = new OrtStep(ModelFiles.Unet(S.ModelDir), Inputs, OrtStep.Options(S.AllThreads));
+
+    /// <summary>Loads unet-guided.onnx.</summary>
+    [GlobalSetup(Target = nameof(OrtGuided))]
+    public void SetupOrtGuided() => _ort = new OrtStep(ModelFiles.Guided(S.ModelDir), Inputs, OrtStep.Options(S.AllThreads));
+
+    /// <summary>Builds the TorchSharp U-Net.</summary>
+    [GlobalSetup(Target = nameof(TorchUnet))]
+    public void SetupTorchUnet() => _torch = new TorchStep(S.ModelDir, Inputs, S.AllThreads, guided: false);
+
+    /// <summary>Builds the TorchSharp U-Net (guided step).</summary>
+    [GlobalSetup(Target = nameof(TorchGuided))]
+    public void SetupTorchGuided() => _torch = new TorchStep(S.ModelDir, Inputs, S.AllThreads, guided: true);
+
+    /// <summary>Disposes whichever engine ran.</summary>
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _ort?.Dispose(); _ort = null;
+        _torch?.Dispose(); _torch = null;
+    }
+
+    /// <summary>TorchSharp eager, plain U-Net (baseline of the "unet" group).</summary>
+    [Benchmark(Baseline = true), BenchmarkCategory("unet")]
+    public void TorchUnet() => _torch!.Run();
+
+    /// <summary>ONNX Runtime, unet.onnx.</summary>
+    [Benchmark, BenchmarkCategory("unet")]
+    public void OrtUnet() => _ort!.Run();
+
+    /// <summary>TorchSharp eager, guided step (doubled batch; baseline of the "guided" group).</summary>
+    [Benchmark(Baseline = true), BenchmarkCategory("guided")]
+    public void TorchGuided() => _torch!.Run();
+
+    /// <summary>ONNX Runtime, unet-guided.onnx.</summary>
+    [Benchmark, BenchmarkCategory("guided")]
+    public void OrtGuided() => _ort!.Run();
+}

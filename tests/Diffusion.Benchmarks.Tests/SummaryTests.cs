@@ -1,0 +1,114 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Diffusion.Benchmarks;
+using Diffusion.Runtime;
+
+namespace Diffusion.Benchmarks.Tests;
+
+/// <summary>The README section is computed from the reports: ratios, GFLOP/s, fractions of peak and target verdicts.</summary>
+public sealed class SummaryTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), $"bench-summary-{Guid.NewGuid():N}");
+
+    public SummaryTests() => Directory.CreateDirectory(Path.Combine(_dir, "results"));
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static JsonObject Case(string type, string method, string parameters, double medianNs, long allocated = 0) => new()
+    {
+        ["Type"] = type, ["Method"] = method, ["Parameters"] = parameters,
+        ["Statistics"] = new JsonObject { ["Median"] = medianNs, ["StandardDeviation"] = 1.0, ["N"] = 15 },
+        ["Memory"] = new JsonObject { ["BytesAllocatedPerOperation"] = allocated },
+    };
+
+    private void Report(string type, params JsonObject[] cases)
+    {
+        var doc = new JsonObject
+        {
+            ["HostEnvironmentInfo"] = new JsonObject
+            {
+                ["ProcessorName"] = "Test CPU", ["PhysicalCoreCount"] = 2, ["LogicalCoreCount"] = 2, ["OsVersion"] = "Linux",
+                ["RuntimeVersion"] = ".NET 10", ["BenchmarkDotNetVersion"] = "0.15.8",
+            },
+            ["Benchmarks"] = new JsonArray(cases),
+        };
+        File.WriteAllText(Path.Combine(_dir, "results", $"Diffusion.Benchmarks.{type}-report-full.json"), doc.ToJsonString());
+        File.WriteAllText(Path.Combine(_dir, "results", $"Diffusion.Benchmarks.{type}-report-github.md"), "| x |");
+    }
+
+    private void Info(AllocationReport? alloc = null)
+    {
+        var info = new RunInfo
+        {
+            Command = "make bench", Suite = "full", Threads = 2, Images = 1000, GenerateBatch = 250, GuidanceScale = 3, GemmSize = 1000,
+            UnetFlopsPerImage = 500_000_000, GuidedFlopsPerImage = 1_000_000_000, Timesteps = 1000, Trained = true, Architecture = "medium",
+            Allocation = alloc,
+        };
+        File.WriteAllBytes(Path.Combine(_dir, SuiteRunner.RunInfoFile), JsonSerializer.SerializeToUtf8Bytes(info, RunInfo.Json));
+    }
+
+    [Fact]
+    public void RatiosAndTargetsAreComputedFromTheReports()
+    {
+        Info(new AllocationReport([new("ddim", 5, 1000), new("ddim", 10, 1020)], 4, 980, 200, 0));
+        // GEMM 1000^3 * 2 = 2e9 FLOPs in 20 ms = 100 GFLOP/s at 2 threads (the peak); 1 thread slower
+        Report("PeakBenchmarks", Case("PeakBenchmarks", "TorchMatMul", "Threads=2", 20e6), Case("PeakBenchmarks", "OrtMatMul", "Threads=2", 25e6),
+            Case("PeakBenchmarks", "TorchMatMul", "Threads=1", 40e6));
+        // batch 256: unet 256 * 0.5 GFLOP = 128 GFLOP in 3.2 s = 40 GFLOP/s = 40% of peak; torch 3x slower
+        Report("StepBenchmarks",
+            Case("StepBenchmarks", "TorchUnet", "Batch=64", 300e6), Case("StepBenchmarks", "OrtUnet", "Batch=64", 100e6),
+            Case("StepBenchmarks", "TorchGuided", "Batch=64", 500e6), Case("StepBenchmarks", "OrtGuided", "Batch=64", 250e6),
+            Case("StepBenchmarks", "TorchUnet", "Batch=256", 9.6e9), Case("StepBenchmarks", "OrtUnet", "Batch=256", 3.2e9));
+        Report("GenerateBenchmarks", Case("GenerateBenchmarks", "Generate", "Sampler=dpm++ 20", 50e9));
+
+        string md = SummaryWriter.Write(BenchResults.Read(_dir));
+
+        Assert.Contains("unet batch 64: 3.00x", md);
+        Assert.Contains("guided batch 64: 2.00x", md);
+        Assert.Contains("unet batch 256: 3.00x", md);
+        Assert.Contains("unet.onnx 40% of 100 GFLOP/s", md);
+        Assert.Contains("1,000 digits in 50.0 s", md);
+        Assert.Contains("| 256 | 37.500 | 12.500 | 3.00x |", md); // per-image ms and speed-up
+        Assert.Contains("4.0 B per step", md);
+        var targets = md.Split("### Targets")[1].Split("###")[0];
+        Assert.Equal(4, targets.Split("**met**").Length - 1);
+    }
+
+    [Fact]
+    public void MissedTargetsSayMissed()
+    {
+        Info(new AllocationReport([new("ddim", 5, 1000), new("ddim", 10, 2000)], 200, 0, 200, 0));
+        Report("StepBenchmarks", Case("StepBenchmarks", "TorchUnet", "Batch=64", 150e6), Case("StepBenchmarks", "OrtUnet", "Batch=64", 100e6));
+        Report("GenerateBenchmarks", Case("GenerateBenchmarks", "Generate", "Sampler=dpm++ 20", 61e9));
+
+        string md = SummaryWriter.Write(BenchResults.Read(_dir));
+
+        Assert.Contains("unet batch 64: 1.50x", md);
+        var targets = md.Split("### Targets")[1].Split("###")[0];
+        Assert.Equal(3, targets.Split("**missed**").Length - 1); // speed, allocation, time
+        Assert.Contains("not measured", targets);                 // no peak benchmark in this run
+    }
+
+    [Fact]
+    public void ReplaceSectionKeepsTheRestOfTheFile()
+    {
+        string readme = Path.Combine(_dir, "README.md");
+        File.WriteAllText(readme, $"# Title\n\nintro\n\n{SummaryWriter.Begin}\nold\n{SummaryWriter.End}\n\ntail\n");
+        SummaryWriter.ReplaceSection(readme, "new table");
+        string text = File.ReadAllText(readme);
+        Assert.Contains("intro", text);
+        Assert.Contains("tail", text);
+        Assert.Contains("new table", text);
+        Assert.DoesNotContain("old", text);
+
+        File.WriteAllText(readme, $"{SummaryWriter.End}\n{SummaryWriter.Begin}\n");
+        Assert.Throws<InvalidInputException>(() => SummaryWriter.ReplaceSection(readme, "x"));
+    }
+
+    [Fact]
+    public void MissingRunInfoIsAClearError()
+    {
+        var e = Assert.Throws<InvalidInputException>(() => BenchResults.Read(Path.Combine(_dir, "nowhere")));
+        Assert.Contains("run-info.json", e.Message);
+    }
+}

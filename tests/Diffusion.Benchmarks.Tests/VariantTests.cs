@@ -1,0 +1,25 @@
+using Diffusion.Benchmarks;
+
+namespace Diffusion.Benchmarks.Tests;
+
+public sealed class VariantTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), $"bench-variants-{Guid.NewGuid():N}");
+
+    public VariantTests() => BenchModel.ExportUntrained("small", 100, Path.Combine(_dir, "model"));
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Theory]
+    [InlineData(GraphVariant.Baseline)]
+    [InlineData(GraphVariant.LayerNorm)]
+    [InlineData(GraphVariant.LayerNormFolded)]
+    public void VariantsComputeTheSameFunction(GraphVariant variant)
+    {
+        string model = Path.Combine(_dir, "model"), dir = Path.Combine(_dir, variant.ToString());
+        GraphVariants.Export(model, variant, dir);
+        var (unet, guided) = Diffusion.Benchmarks.SuiteRunner.Parity(dir, 1);
+        Assert.True(unet < 1e-4, $"unet max |diff| {unet}");
+        Assert.True(guided < 1e-4, $"guided max |diff| {guided}");
+    }
+}
