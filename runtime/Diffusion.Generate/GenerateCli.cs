@@ -25,7 +25,7 @@ public static class GenerateCli
         var sampler = new Option<string>("--sampler") { Description = "ddpm, ddim or dpm++", DefaultValueFactory = _ => "dpm++" };
         var eta = new Option<double>("--eta") { Description = "DDIM stochasticity (0 deterministic, 1 DDPM-like); ddim only", DefaultValueFactory = _ => 0.0 };
         var spacing = new Option<string>("--spacing") { Description = "Timestep spacing: trailing, leading or linspace", DefaultValueFactory = _ => "trailing" };
-        var clip = new Option<bool>("--clip") { Description = "Clip predicted x0 to [-1, 1]" };
+        var noClip = new Option<bool>("--no-clip") { Description = "Do not clip predicted x0 to [-1, 1] (clipping is on by default, as in diffusers' pixel-space schedulers)" };
         var threshold = new Option<bool>("--threshold") { Description = "Dynamic thresholding of predicted x0 (Imagen, percentile 0.995)" };
         var seed = new Option<ulong>("--seed") { Description = "Noise seed; image i depends only on (seed, i)", DefaultValueFactory = _ => 0UL };
         var batch = new Option<int>("--batch") { Description = "Images per model call", DefaultValueFactory = _ => 64 };
@@ -41,7 +41,7 @@ public static class GenerateCli
 
         var generate = new Command("generate", "Generate images from an exported diffusion model with ONNX Runtime")
         {
-            model, digits, perClass, guidance, steps, sampler, eta, spacing, clip, threshold, seed, batch, threads, device,
+            model, digits, perClass, guidance, steps, sampler, eta, spacing, noClip, threshold, seed, batch, threads, device,
             output, format, single, frames, forward, cache, quiet,
         };
         var root = new RootCommand("Diffusion runtime: class-conditional sampling with ONNX Runtime") { generate };
@@ -68,7 +68,7 @@ public static class GenerateCli
                     {
                         Eta = r.GetValue(eta),
                         Spacing = TimestepSchedule.ParseSpacing(r.GetValue(spacing)!),
-                        ClipSample = r.GetValue(clip),
+                        ClipSample = !r.GetValue(noClip),
                         Thresholding = r.GetValue(threshold),
                     },
                     Seed = r.GetValue(seed),

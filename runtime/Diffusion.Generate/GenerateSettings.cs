@@ -34,7 +34,7 @@ public sealed record GenerateSettings
     /// <summary>Sampler.</summary>
     public SamplerKind Sampler { get; init; } = SamplerKind.DpmSolverPlusPlus;
     /// <summary>Sampler options.</summary>
-    public SamplerOptions SamplerOptions { get; init; } = SamplerOptions.Default;
+    public SamplerOptions SamplerOptions { get; init; } = SamplerOptions.Images;
     /// <summary>Noise seed.</summary>
     public ulong Seed { get; init; }
     /// <summary>Batch size.</summary>

@@ -58,7 +58,8 @@ public class OnnxModelTests
     {
         string dir = TinyModels.Folder();
         using var p = DiffusionPipeline.Load(dir, OneThread);
-        var result = p.Generate(new GenerationRequest { Labels = [3, 8], Steps = 3, Sampler = SamplerKind.Ddim, GuidanceScale = 2f, Seed = 99 });
+        // unclipped: the hand-written loop below is the plain eq. 12
+        var result = p.Generate(new GenerationRequest { Labels = [3, 8], Steps = 3, Sampler = SamplerKind.Ddim, GuidanceScale = 2f, Seed = 99, SamplerOptions = SamplerOptions.Default });
         Assert.Equal([999, 666, 332], TimestepSchedule.Create(1000, 3, TimestepSpacing.Trailing));
         var ab = new NoiseSchedule(NoiseScheduleKind.Linear, 1000).AlphasCumprod;
         for (int j = 0; j < 2; j++)

@@ -78,3 +78,27 @@ public class TimestepScheduleTests
         Assert.Contains("1000", e.Message);
     }
 }
+
+public class ImageDefaultsTests
+{
+    // Epsilon model at the first trailing step of the cosine schedule (alpha_bar ~ 0): a small error in eps is
+    // divided by sqrt(alpha_bar). Image defaults clip predicted x0 to the pixel range, so the step stays bounded.
+    [Fact]
+    public void ImageDefaults_ClipPredictedX0_AtTheFirstTrailingStep()
+    {
+        Assert.True(SamplerOptions.Images.ClipSample);
+        Assert.Same(SamplerOptions.Images, new Diffusion.Runtime.Generation.GenerationRequest { Labels = [0] }.SamplerOptions);
+        var schedule = new NoiseSchedule(NoiseScheduleKind.Cosine, 1000);
+        var x = Enumerable.Range(0, 64).Select(i => (float)Math.Sin(i)).ToArray();
+        var eps = x.Select(v => v * 0.98f).ToArray(); // 2% error in the predicted noise
+        var prev = new float[64]; var x0 = new float[64];
+        var clipped = SamplerFactory.Create(SamplerKind.Ddim, schedule, PredictionType.Epsilon, SamplerOptions.Images);
+        clipped.SetTimesteps(20);
+        clipped.Step(eps, clipped.Timesteps[0], x, new float[64], prev, x0);
+        Assert.All(x0, v => Assert.InRange(v, -1f, 1f));
+        var raw = SamplerFactory.Create(SamplerKind.Ddim, schedule, PredictionType.Epsilon, SamplerOptions.Default);
+        raw.SetTimesteps(20);
+        raw.Step(eps, raw.Timesteps[0], x, new float[64], prev, x0);
+        Assert.Contains(x0, v => Math.Abs(v) > 10f);
+    }
+}

@@ -56,7 +56,7 @@ public static class Sampling
         var result = pipeline.Generate(new GenerationRequest
         {
             Labels = labels, GuidanceScale = setting.GuidanceScale, Steps = setting.Steps, Sampler = setting.Sampler,
-            SamplerOptions = SamplerOptions.Default with { Eta = setting.Eta }, Seed = seed, BatchSize = batchSize, Progress = progress,
+            SamplerOptions = SamplerOptions.Images with { Eta = setting.Eta }, Seed = seed, BatchSize = batchSize, Progress = progress,
         }, cancellationToken);
         var px = new float[result.Images.Length];
         Pixels.ToModel(result.ToBytes(), px);

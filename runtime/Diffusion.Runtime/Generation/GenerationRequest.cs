@@ -17,7 +17,7 @@ public sealed record GenerationRequest
     /// <summary>Sampler.</summary>
     public SamplerKind Sampler { get; init; } = SamplerKind.DpmSolverPlusPlus;
     /// <summary>Sampler options (eta for DDIM, spacing, clipping, dynamic thresholding).</summary>
-    public SamplerOptions SamplerOptions { get; init; } = SamplerOptions.Default;
+    public SamplerOptions SamplerOptions { get; init; } = SamplerOptions.Images;
     /// <summary>Noise seed.</summary>
     public ulong Seed { get; init; }
     /// <summary>Sample index of the first image (to split one logical request over several calls).</summary>
