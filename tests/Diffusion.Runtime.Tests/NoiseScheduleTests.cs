@@ -98,3 +98,47 @@ public class NoiseScheduleTests
         }
     }
 }
+
+public class ForwardProcessTests
+{
+    /// <summary>
+    /// q(x_t | x_0) = N(sqrt(alpha_bar_t) x_0, (1 - alpha_bar_t) I) (Ho et al. eq. 4): the empirical mean and variance of
+    /// many QSample draws for a fixed x_0 match, within 5 standard errors.
+    /// </summary>
+    [Theory]
+    [InlineData(NoiseScheduleKind.Linear, 1000)]
+    [InlineData(NoiseScheduleKind.Cosine, 1000)]
+    [InlineData(NoiseScheduleKind.Quadratic, 300)]
+    public void QSample_HasTheForwardProcessMeanAndVariance(NoiseScheduleKind kind, int T)
+    {
+        var schedule = new NoiseSchedule(kind, T);
+        var rng = new Random(1234);
+        float[] x0 = [-1f, -0.3f, 0.5f, 1f];
+        const int draws = 20000;
+        foreach (int t in new[] { 0, T / 10, T / 2, T - 1 })
+        {
+            var sum = new double[x0.Length]; var sumSq = new double[x0.Length];
+            var eps = new float[x0.Length]; var xt = new float[x0.Length];
+            for (int d = 0; d < draws; d++)
+            {
+                for (int i = 0; i < eps.Length; i++) eps[i] = Gaussian(rng);
+                Prediction.QSample(schedule, t, x0, eps, xt);
+                for (int i = 0; i < xt.Length; i++) { sum[i] += xt[i]; sumSq[i] += (double)xt[i] * xt[i]; }
+            }
+            double ab = schedule.AlphasCumprod[t], variance = 1 - ab;
+            for (int i = 0; i < x0.Length; i++)
+            {
+                double mean = sum[i] / draws, var = sumSq[i] / draws - mean * mean;
+                double meanSe = Math.Sqrt(variance / draws), varSe = variance * Math.Sqrt(2.0 / draws);
+                Assert.InRange(mean, Math.Sqrt(ab) * x0[i] - 5 * meanSe, Math.Sqrt(ab) * x0[i] + 5 * meanSe);
+                Assert.InRange(var, variance - 5 * varSe - 1e-9, variance + 5 * varSe + 1e-9);
+            }
+        }
+    }
+
+    private static float Gaussian(Random rng)
+    {
+        double u1 = 1.0 - rng.NextDouble(), u2 = rng.NextDouble();
+        return (float)(Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2));
+    }
+}

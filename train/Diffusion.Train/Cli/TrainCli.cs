@@ -24,6 +24,7 @@ public static class TrainCli
     /// <param name="cancel">Stops training after the current step, saving a resumable checkpoint.</param>
     public static int Run(string[] args, TextWriter? stdout = null, TextWriter? stderr = null, CancellationToken cancel = default)
     {
+        TorchSetup.PreferPassiveOpenMpWait();
         stdout ??= Console.Out;
         stderr ??= Console.Error;
         var root = new RootCommand("Class-conditional DDPM trainer (TorchSharp).");
@@ -108,7 +109,11 @@ public static class TrainCli
                         SampleGuidance = parse.GetValue(sampleGuidance) ?? c.SampleGuidance,
                     };
                 }
-                var cfg = Overrides(TrainConfig.Load(parse.GetValue(config)!)).Validate();
+                string configPath = parse.GetValue(config)!;
+                TrainConfig cfg;
+                try { cfg = Overrides(TrainConfig.Load(configPath)).Validate(); }
+                catch (InvalidInputException e) when (!e.Message.Contains(configPath, StringComparison.Ordinal))
+                { throw new InvalidInputException($"{configPath} with the command-line options: {e.Message}", e); }
                 var options = new TrainOptions
                 {
                     Resume = parse.GetValue(resume),

@@ -248,10 +248,11 @@ public sealed class DiffusionTrainer : IDisposable
                 bool last = epoch == config.Epochs;
                 if (last || (config.SampleEvery > 0 && epoch % config.SampleEvery == 0))
                 {
+                    var sampleTime = Stopwatch.StartNew();
                     string png = WriteSampleGrid(ema, epoch);
                     try { tb.add_img("samples", png, (int)step); }
                     catch (Exception e) when (e is not OutOfMemoryException) { ui.Line($"(tensorboard image skipped: {e.Message})"); }
-                    ui.Line($"  samples -> {png}");
+                    ui.Line(string.Create(CultureInfo.InvariantCulture, $"  samples -> {png} ({sampleTime.Elapsed.TotalSeconds:F1} s)"));
                 }
                 SaveCheckpoint(lastCkpt);
                 if (last || (config.CheckpointEvery > 0 && epoch % config.CheckpointEvery == 0))

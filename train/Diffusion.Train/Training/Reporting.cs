@@ -97,7 +97,7 @@ public sealed class TrainingConsole
     /// <summary>Runs <paramref name="body"/> with a progress sink over <paramref name="totalSteps"/> steps starting at <paramref name="startStep"/>.</summary>
     public T Run<T>(long totalSteps, long startStep, Func<IStepProgress, T> body)
     {
-        if (!Live) return body(new NullProgress());
+        if (!Live) return body(_mode == ConsoleMode.Silent ? new NullProgress() : new PlainProgress(this, totalSteps));
         return _console!.Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
@@ -113,6 +113,20 @@ public sealed class TrainingConsole
     private sealed class NullProgress : IStepProgress
     {
         public void Report(long step, int epoch, double loss, double lr, double imagesPerSecond) { }
+    }
+
+    /// <summary>Without a terminal: a progress line at most once a minute, so long epochs still show life in CI logs.</summary>
+    private sealed class PlainProgress(TrainingConsole console, long totalSteps) : IStepProgress
+    {
+        private readonly System.Diagnostics.Stopwatch _since = System.Diagnostics.Stopwatch.StartNew();
+
+        public void Report(long step, int epoch, double loss, double lr, double imagesPerSecond)
+        {
+            if (_since.Elapsed.TotalSeconds < 60) return;
+            _since.Restart();
+            console.Line(string.Create(CultureInfo.InvariantCulture,
+                $"  step {step}/{totalSteps} ({100.0 * step / totalSteps:F1}%) epoch {epoch} loss {loss:F4} lr {lr:E2} {imagesPerSecond:F1} img/s"));
+        }
     }
 
     private sealed class SpectreProgress(ProgressTask task) : IStepProgress
