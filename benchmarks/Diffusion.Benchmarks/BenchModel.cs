@@ -21,6 +21,24 @@ public static class BenchModel
     /// <summary>Folder of the release model, used when it exists and no --model is given.</summary>
     public const string ReleaseDir = "models/mnist";
 
+    /// <summary>Training config of the release model.</summary>
+    public const string ReleaseConfigFile = "configs/mnist.json";
+
+    /// <summary>Preset and T of the release config (small / 1000 style), or medium / 1000 when the file is absent or has neither.</summary>
+    public static (string Preset, int Timesteps) ReleaseConfig()
+    {
+        (string, int) fallback = ("medium", 1000);
+        if (!File.Exists(ReleaseConfigFile)) return fallback;
+        try
+        {
+            var node = JsonNode.Parse(File.ReadAllText(ReleaseConfigFile), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            string preset = node?["preset"]?.GetValue<string>() ?? fallback.Item1;
+            int t = node?["timesteps"]?.GetValue<int>() ?? fallback.Item2;
+            return (preset, t);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException) { return fallback; }
+    }
+
     /// <summary>Exports a freshly initialised U-Net of <paramref name="preset"/> (seeded) into <paramref name="dir"/>.</summary>
     /// <param name="preset">small, medium or large.</param>
     /// <param name="timesteps">T written to the metadata (DDPM samples at T steps).</param>

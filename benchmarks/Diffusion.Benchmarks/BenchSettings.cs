@@ -45,13 +45,18 @@ public sealed record BenchSettings
     /// <summary>Batch sizes of the thread-scaling benchmark.</summary>
     public int[] ThreadBatches { get; init; } = [1, 64];
     /// <summary>Batch sizes of the graph-variant benchmark.</summary>
-    public int[] VariantBatches { get; init; } = [1, 64, 256];
+    public int[] VariantBatches { get; init; } = [64, 256];
     /// <summary>Folder the graph variants are exported to.</summary>
     public string VariantsDir { get; init; } = "out/bench-variants";
     /// <summary>Images generated end to end (100 per class for 1,000).</summary>
     public int Images { get; init; } = 1000;
-    /// <summary>Images per model call in the end-to-end benchmark.</summary>
-    public int GenerateBatch { get; init; } = 250;
+    /// <summary>
+    /// Images per model call in the end-to-end benchmark: 32 guided images are one U-Net call on 64, near the
+    /// lowest per-image cost in the step benchmark (larger batches leave the caches); GenerateTuningBenchmarks measures others.
+    /// </summary>
+    public int GenerateBatch { get; init; } = 32;
+    /// <summary>Batch sizes of the generation tuning benchmark (DPM-Solver++ 20).</summary>
+    public int[] TuningBatches { get; init; } = [16, 32, 64, 250];
     /// <summary>Guidance scale of the end-to-end benchmark (not 1, so unet-guided.onnx runs).</summary>
     public float GuidanceScale { get; init; } = 3f;
     /// <summary>Samplers of the end-to-end benchmark (DDPM at T is benchmarked separately: one iteration).</summary>
@@ -76,14 +81,14 @@ public sealed record BenchSettings
         Suite.Quick => new BenchSettings
         {
             Suite = suite, ModelDir = modelDir, Timesteps = timesteps, AllThreads = threads, ResultsDir = resultsDir,
-            StepBatches = [1, 64, 256], ThreadBatches = [64], VariantBatches = [64], Images = 100, GenerateBatch = 100,
+            StepBatches = [1, 64, 256], ThreadBatches = [64], VariantBatches = [64], Images = 100, TuningBatches = [32],
             Samplers = [new(SamplerKind.Ddim, 20), new(SamplerKind.DpmSolverPlusPlus, 10), new(SamplerKind.DpmSolverPlusPlus, 20)],
             DdpmSteps = Math.Min(100, timesteps), AllocationSteps = [1, 20], GemmSize = 1024,
         },
         _ => new BenchSettings
         {
             Suite = suite, ModelDir = modelDir, Timesteps = timesteps, AllThreads = threads, ResultsDir = resultsDir,
-            StepBatches = [1, 4], ThreadBatches = [4], VariantBatches = [4], Images = 10, GenerateBatch = 10,
+            StepBatches = [1, 4], ThreadBatches = [4], VariantBatches = [4], Images = 10, GenerateBatch = 5, TuningBatches = [5],
             Samplers = [new(SamplerKind.DpmSolverPlusPlus, 2)], DdpmSteps = 0, AllocationSteps = [1, 3], GemmSize = 256,
         },
     };

@@ -22,13 +22,45 @@ public class GenerateBenchmarks
     /// <summary>The suite's samplers (DDPM at T runs in <see cref="DdpmGenerateBenchmarks"/>).</summary>
     public static IEnumerable<SamplerCase> Cases => BenchSettings.Current.Samplers;
 
+    /// <summary>Loads both graphs (all cores) and builds the request.</summary>
+    [GlobalSetup]
+    public void Setup() => (_pipeline, _request) = GenerateSetup.Create(Sampler, BenchSettings.Current.GenerateBatch);
+
+    /// <summary>Disposes the pipeline.</summary>
+    [GlobalCleanup]
+    public void Cleanup() { _pipeline?.Dispose(); _pipeline = null; }
+
+    /// <summary>Generates the whole set.</summary>
+    [Benchmark]
+    public GenerationResult Generate() => _pipeline!.Generate(_request!);
+}
+
+/// <summary>
+/// How to run the pipeline for the target case (1,000 guided digits, DPM-Solver++ 20 steps): images per model call,
+/// and one request with all cores inside each operator against one request per core at once on a one-thread session.
+/// </summary>
+[MemoryDiagnoser]
+public class GenerateTuningBenchmarks
+{
+    private DiffusionPipeline? _pipeline;
+    private GenerationRequest? _request;
+
+    /// <summary>Images per model call (the guided graph runs the U-Net on twice as many).</summary>
+    [ParamsSource(nameof(Batches))]
+    public int Batch { get; set; }
+
+    /// <summary>The suite's batch sizes for this benchmark.</summary>
+    public static IEnumerable<int> Batches => BenchSettings.Current.TuningBatches;
+
+    private static readonly SamplerCase Target = new(SamplerKind.DpmSolverPlusPlus, 20);
+
     /// <summary>One session with all cores as intra-op threads (the runtime's default).</summary>
     [GlobalSetup(Target = nameof(Generate))]
-    public void Setup() => (_pipeline, _request) = GenerateSetup.Create(Sampler, BenchSettings.Current.AllThreads);
+    public void Setup() => (_pipeline, _request) = GenerateSetup.Create(Target, Batch, BenchSettings.Current.AllThreads);
 
     /// <summary>One session with one intra-op thread, shared by concurrent requests.</summary>
     [GlobalSetup(Target = nameof(GenerateConcurrent))]
-    public void SetupConcurrent() => (_pipeline, _request) = GenerateSetup.Create(Sampler, 1);
+    public void SetupConcurrent() => (_pipeline, _request) = GenerateSetup.Create(Target, Batch, 1);
 
     /// <summary>Disposes the pipeline.</summary>
     [GlobalCleanup]
@@ -63,7 +95,7 @@ public class DdpmGenerateBenchmarks
 
     /// <summary>Loads both graphs and builds the request.</summary>
     [GlobalSetup]
-    public void Setup() => (_pipeline, _request) = GenerateSetup.Create(Sampler);
+    public void Setup() => (_pipeline, _request) = GenerateSetup.Create(Sampler, BenchSettings.Current.GenerateBatch);
 
     /// <summary>Disposes the pipeline.</summary>
     [GlobalCleanup]
@@ -77,8 +109,11 @@ public class DdpmGenerateBenchmarks
 /// <summary>The pipeline and request both generation benchmarks use.</summary>
 public static class GenerateSetup
 {
-    /// <summary>Loads the suite's model with <paramref name="threads"/> intra-op threads (all cores when 0) and builds a request for <paramref name="sampler"/>.</summary>
-    public static (DiffusionPipeline, GenerationRequest) Create(SamplerCase sampler, int threads = 0)
+    /// <summary>
+    /// Loads the suite's model with <paramref name="threads"/> intra-op threads (all cores when 0) and builds a request
+    /// for <paramref name="sampler"/> with <paramref name="batch"/> images per model call.
+    /// </summary>
+    public static (DiffusionPipeline, GenerationRequest) Create(SamplerCase sampler, int batch, int threads = 0)
     {
         var s = BenchSettings.Current;
         var pipeline = DiffusionPipeline.Load(s.ModelDir, OrtStep.Options(threads > 0 ? threads : s.AllThreads));
@@ -90,7 +125,7 @@ public static class GenerateSetup
             Steps = sampler.Steps,
             Sampler = sampler.Kind,
             Seed = 1,
-            BatchSize = s.GenerateBatch,
+            BatchSize = batch,
         };
         pipeline.Validate(request);
         return (pipeline, request);

@@ -26,6 +26,19 @@ public enum GraphVariant
     /// on the small tensors: two full-size passes instead of four.
     /// </summary>
     LayerNormFolded,
+    /// <summary>
+    /// GroupNorm from its moments: per (n, g) mean = ReduceMean(x) and E[x^2] = ReduceSumSquare(x) / K (two reads, in
+    /// parallel kernels), var = E[x^2] - mean^2, then one per-(n, c) scale A = w rstd and shift B = b - mean A
+    /// computed on [N, C, 1, 1], and y = x A + B: two full-size passes instead of InstanceNormalization's three plus the
+    /// affine's two. norm2's affine and the scale-shift fold into A and B as in <see cref="LayerNormFolded"/>.
+    /// </summary>
+    Moments,
+    /// <summary>
+    /// <see cref="LayerNormFolded"/> with every per-channel affine applied by one BatchNormalization node (mean 0,
+    /// variance 1, epsilon 0: y = x a + b in one pass instead of Mul then Add); the folded per-(n, c) coefficients
+    /// of norm2 go through BatchNormalization on the [1, N*C, H, W] view.
+    /// </summary>
+    LayerNormBn,
 }
 
 /// <summary>Exports the U-Net in each <see cref="GraphVariant"/> by swapping emitters (the exporter's registry is open for that).</summary>
@@ -39,6 +52,15 @@ public static class GraphVariants
         GraphVariant.LayerNormFolded => new ExportOptions
         {
             Emitters = EmitterRegistry.CreateDefault().Add(new LayerNormGroupNormEmitter { SplitAffineOf = ".norm2" }).Add(new FoldedResBlockEmitter()),
+        },
+        GraphVariant.LayerNormBn => new ExportOptions
+        {
+            Emitters = EmitterRegistry.CreateDefault().Add(new LayerNormGroupNormEmitter { SplitAffineOf = ".norm2", AffineWithBatchNorm = true })
+                .Add(new FoldedResBlockEmitter { AffineWithBatchNorm = true }),
+        },
+        GraphVariant.Moments => new ExportOptions
+        {
+            Emitters = EmitterRegistry.CreateDefault().Add(new MomentsGroupNormEmitter { SplitAffineOf = ".norm2" }).Add(new FoldedResBlockEmitter()),
         },
         _ => throw new ArgumentOutOfRangeException(nameof(variant)),
     };
@@ -70,31 +92,110 @@ public sealed class LayerNormGroupNormEmitter : ModuleEmitter<GroupNorm>
     /// <summary>Path suffix of GroupNorms whose affine the parent applies (null: none).</summary>
     public string? SplitAffineOf { get; init; }
 
+    /// <summary>Apply the per-channel affine with one BatchNormalization node instead of Mul and Add.</summary>
+    public bool AffineWithBatchNorm { get; init; }
+
     /// <inheritdoc/>
     protected override GraphValue[] Emit(EmitScope s, GroupNorm m, GraphValue[] inputs)
     {
         var g = s.Graph;
         var x = inputs[0];
         long groups = m.num_groups, c = x[1].Size, k = c / groups * x.Shape.Skip(2).Aggregate(1L, (p, d) => p * d.Size);
-        var grouped = g.Reshape(x, 0, groups, -1);
-        var normed = g.AddNode("LayerNormalization", [grouped, g.Constant(Enumerable.Repeat(1f, (int)k).ToArray(), k)],
-            [(grouped.Type, grouped.Shape)], MakeAttribute("axis", -1L), MakeAttribute("epsilon", (float)m.eps))[0];
-        var h = g.Reshape(normed, [0, .. x.Shape.Skip(1).Select(d => d.Size)]);
+        if (AffineWithBatchNorm && !(SplitAffineOf is not null && s.Path.EndsWith(SplitAffineOf, StringComparison.Ordinal)))
+        {
+            var n = Normalize(g, x, groups, k, (float)m.eps);
+            var wc = s.Parameter("weight");
+            var bc = s.Parameter("bias");
+            return [Affine.BatchNorm(g, n, wc, bc, g.Constant(new float[c], c), g.Constant(Enumerable.Repeat(1f, (int)c).ToArray(), c))];
+        }
+        var h = Normalize(g, x, groups, k, (float)m.eps);
         long[] perChannel = [c, .. Enumerable.Repeat(1L, x.Rank - 2)];
         var w = s.Parameter("weight", perChannel);
         var b = s.Parameter("bias", perChannel);
         if (SplitAffineOf is not null && s.Path.EndsWith(SplitAffineOf, StringComparison.Ordinal)) return [h, w, b];
         return [g.Add(g.Mul(h, w), b)];
     }
+
+    // Reshape [N, C, ...] to [N, G, K], LayerNormalization over K (unit scale; ONNX Runtime 1.31 crashes on an
+    // explicit empty bias input, so none is given), Reshape back.
+    private static GraphValue Normalize(GraphBuilder g, GraphValue x, long groups, long k, float eps)
+    {
+        var grouped = g.Reshape(x, 0, groups, -1);
+        var normed = g.AddNode("LayerNormalization", [grouped, g.Constant(Enumerable.Repeat(1f, (int)k).ToArray(), k)],
+            [(grouped.Type, grouped.Shape)], MakeAttribute("axis", -1L), MakeAttribute("epsilon", eps))[0];
+        return g.Reshape(normed, [0, .. x.Shape.Skip(1).Select(d => d.Size)]);
+    }
+}
+
+/// <summary>y = x a + b per channel in one pass, as BatchNormalization in inference mode with mean 0, variance 1, epsilon 0.</summary>
+public static class Affine
+{
+    /// <summary>BatchNormalization(x, scale, bias, mean, var) with epsilon 0: (x - mean) / sqrt(var) * scale + bias.</summary>
+    public static GraphValue BatchNorm(GraphBuilder g, GraphValue x, GraphValue scale, GraphValue bias, GraphValue mean, GraphValue var)
+        => g.AddNode("BatchNormalization", [x, scale, bias, mean, var], [(x.Type, x.Shape)], MakeAttribute("epsilon", 0f))[0];
+
+    /// <summary>
+    /// y = x a + b with a, b per (n, c) ([N, C, 1, 1]): BatchNormalization on the [1, N*C, H, W] view of x, its
+    /// per-channel inputs the flattened a and b (mean a - a = 0, variance 1).
+    /// </summary>
+    public static GraphValue PerSample(GraphBuilder g, GraphValue x, GraphValue a, GraphValue b)
+    {
+        var view = g.Reshape(x, 1, -1, x[2].Size, x[3].Size);                        // [1, N*C, H, W]
+        var af = g.Reshape(a, -1);
+        var bf = g.Reshape(b, -1);
+        var zero = g.Sub(af, af);
+        var y = BatchNorm(g, view, af, bf, zero, g.Add(zero, g.Scalar(1f)));
+        return g.Reshape(y, [-1, .. x.Shape.Skip(1).Select(d => d.Size)]);               // [N, C, H, W]
+    }
+}
+
+/// <summary>
+/// GroupNorm from per-group moments (see <see cref="GraphVariant.Moments"/>): y = x A + B with A = w / sqrt(var + eps)
+/// and B = b - mean A per (n, c). For modules whose path ends with <see cref="SplitAffineOf"/> it returns [x, A, B]
+/// (y = x A + B left to the parent) instead of y.
+/// </summary>
+public sealed class MomentsGroupNormEmitter : ModuleEmitter<GroupNorm>
+{
+    /// <summary>Path suffix of GroupNorms whose final x A + B the parent applies (null: none).</summary>
+    public string? SplitAffineOf { get; init; }
+
+    /// <inheritdoc/>
+    protected override GraphValue[] Emit(EmitScope s, GroupNorm m, GraphValue[] inputs)
+    {
+        var g = s.Graph;
+        var x = inputs[0];
+        if (x.Rank != 4) throw new UnsupportedModuleException(s.DisplayPath, $"the moments GroupNorm form needs [N, C, H, W], got {x}");
+        long groups = m.num_groups, c = x[1].Size, perGroup = c / groups, k = perGroup * x[2].Size * x[3].Size;
+        var grouped = g.Reshape(x, 0, groups, -1);                                                   // [N, G, K]
+        Dim[] stat = [grouped[0], groups, 1];
+        var axes = MakeAttribute("axes", new long[] { 2 });
+        var keep = MakeAttribute("keepdims", 1L);
+        var mean = g.AddNode("ReduceMean", [grouped], [(grouped.Type, stat)], axes, keep)[0];
+        var sumSq = g.AddNode("ReduceSumSquare", [grouped], [(grouped.Type, stat)], axes, keep)[0];
+        var variance = g.Sub(g.Mul(sumSq, g.Scalar(1f / k)), g.Mul(mean, mean));                    // E[x^2] - mean^2
+        var std = g.AddNode("Sqrt", [g.Add(variance, g.Scalar((float)m.eps))], [(grouped.Type, stat)])[0];
+        var w = s.Parameter("weight", groups, perGroup);                                             // [G, C/G]
+        var b = s.Parameter("bias", groups, perGroup);
+        var a = g.Div(w, std);                                                                       // [N, G, C/G]
+        var shift = g.Sub(b, g.Mul(mean, a));
+        var aC = g.Reshape(a, 0, c, 1, 1);                                                           // [N, C, 1, 1]
+        var shiftC = g.Reshape(shift, 0, c, 1, 1);
+        if (SplitAffineOf is not null && s.Path.EndsWith(SplitAffineOf, StringComparison.Ordinal)) return [x, aC, shiftC];
+        return [g.Add(g.Mul(x, aC), shiftC)];
+    }
 }
 
 /// <summary>
 /// The residual block of <see cref="ResBlockEmitter"/> with norm2's affine folded into the scale-shift
-/// (see <see cref="GraphVariant.LayerNormFolded"/>); norm2 must be emitted by a <see cref="LayerNormGroupNormEmitter"/>
-/// that splits its affine.
+/// (see <see cref="GraphVariant.LayerNormFolded"/>); norm2 must be emitted by a GroupNorm emitter that returns
+/// [u, a, b] with norm2(h) = u a + b (<see cref="LayerNormGroupNormEmitter"/> or <see cref="MomentsGroupNormEmitter"/>
+/// with SplitAffineOf = ".norm2").
 /// </summary>
 public sealed class FoldedResBlockEmitter : ModuleEmitter<ResBlock>
 {
+    /// <summary>Apply the folded per-(n, c) affine with one BatchNormalization node (<see cref="Affine.PerSample"/>).</summary>
+    public bool AffineWithBatchNorm { get; init; }
+
     /// <inheritdoc/>
     protected override int InputCount => 2;
 
@@ -107,12 +208,12 @@ public sealed class FoldedResBlockEmitter : ModuleEmitter<ResBlock>
         var embSilu = s.Context.Memo($"silu({emb.Name})", () => g.Silu(emb));
         var ss = g.Unsqueeze(s.Call1("emb_proj", embSilu), 2, 3);                    // [N, 2C, 1, 1]
         var parts = g.Split(ss, 1, [m.OutChannels, m.OutChannels]);
-        var norm = s.Call("norm2", h);                                               // [normalized, w, b]
-        if (norm.Length != 3) throw new InvalidOperationException($"{s.DisplayPath}.norm2: expected the split-affine GroupNorm emitter.");
+        var norm = s.Call("norm2", h);                                               // norm2(h) = u a + b
+        if (norm.Length != 3) throw new InvalidOperationException($"{s.DisplayPath}.norm2: expected a split-affine GroupNorm emitter.");
         var onePlusScale = g.Add(parts[0], g.Scalar(1f));                            // [N, C, 1, 1]
-        var a = g.Mul(norm[1], onePlusScale);                                        // w (1 + s)
+        var a = g.Mul(norm[1], onePlusScale);                                        // a (1 + s)
         var b = g.Add(g.Mul(norm[2], onePlusScale), parts[1]);                       // b (1 + s) + shift
-        h = g.Add(g.Mul(norm[0], a), b);
+        h = AffineWithBatchNorm ? Affine.PerSample(g, norm[0], a, b) : g.Add(g.Mul(norm[0], a), b);
         h = s.Call1("conv2", s.Call1("dropout", g.Silu(h)));
         var skip = s.Has("skip") ? s.Call1("skip", x) : x;
         return [g.Add(skip, h)];

@@ -10,12 +10,17 @@ var model = new Option<string?>("--model")
     Description = $"Model folder (unet.onnx, unet-guided.onnx, model-card.json). Default: {BenchModel.ReleaseDir} when it exists, "
         + "else a freshly initialised U-Net of --preset exported to out/bench-models/ (weights do not change speed).",
 };
+var release = BenchModel.ReleaseConfig();
 var preset = new Option<string>("--preset")
 {
-    Description = "U-Net preset of the freshly initialised model (small, medium, large) when there is no release model.",
-    DefaultValueFactory = _ => "medium",
+    Description = $"U-Net preset of the freshly initialised model (small, medium, large) when there is no release model (default: {BenchModel.ReleaseConfigFile}'s).",
+    DefaultValueFactory = _ => release.Preset,
 };
-var timesteps = new Option<int>("--timesteps") { Description = "T of the freshly initialised model.", DefaultValueFactory = _ => 1000 };
+var timesteps = new Option<int>("--timesteps")
+{
+    Description = $"T of the freshly initialised model (default: {BenchModel.ReleaseConfigFile}'s).",
+    DefaultValueFactory = _ => release.Timesteps,
+};
 var threads = new Option<int>("--threads") { Description = "'All cores' for ONNX Runtime and TorchSharp (0 = physical cores).", DefaultValueFactory = _ => 0 };
 var filter = new Option<string[]>("--filter")
 {
@@ -104,6 +109,61 @@ profile.SetAction(r =>
     }
 });
 root.Subcommands.Add(profile);
+
+// compare: graph variants by CPU time per run (robust on a loaded machine with --threads 1); diagnostic only
+var compare = new Command("compare", "Time each graph variant's unet.onnx step: wall and process CPU time per run (diagnostic).") { model, preset, timesteps, threads, batch, runs, level };
+compare.SetAction(r =>
+{
+    var o = new SuiteOptions { Model = r.GetValue(model), Preset = r.GetValue(preset)!, Timesteps = r.GetValue(timesteps) };
+    string dir = SuiteRunner.ResolveModel(o);
+    int n = r.GetValue(threads) > 0 ? r.GetValue(threads) : 1;
+    var lvl = r.GetValue(level) == "extended" ? Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED : Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL;
+    var inputs = new StepInputs(BenchModel.Metadata(dir), r.GetValue(batch));
+    Console.WriteLine($"{dir}, batch {r.GetValue(batch)}, {n} threads, level {r.GetValue(level)}, load {SuiteRunner.LoadAverage()}");
+    Console.WriteLine("| variant | wall ms/run (median) | CPU ms/run (median) |\n|---|---:|---:|");
+    // all sessions loaded first, then the variants take turns run by run, so that load drift hits them alike
+    var variants = Enum.GetValues<GraphVariant>();
+    var steps = variants.Select(gv =>
+    {
+        string vdir = Path.Combine("out", "bench-variants", "compare", gv.ToString().ToLowerInvariant());
+        GraphVariants.Export(dir, gv, vdir);
+        var step = new OrtStep(ModelFiles.Unet(vdir), inputs, OrtStep.Options(n, lvl));
+        step.Run(); step.Run();
+        return step;
+    }).ToArray();
+    var names = variants.Select(v => v.ToString()).Append("TorchSharp eager").Append("GEMM 2048 torch").Append("GEMM 2048 ORT").ToArray();
+    var torchStep = new TorchStep(dir, inputs, n, guided: false);
+    torchStep.Run(); torchStep.Run();
+    BenchSettings.Current = BenchSettings.Current with { GemmSize = 2048 };
+    var peakTorch = new PeakBenchmarks { Threads = n };
+    peakTorch.SetupTorch();
+    var peakOrt = new PeakBenchmarks { Threads = n };
+    peakOrt.SetupOrt();
+    var runners = steps.Select(st => (Action)st.Run).Append(torchStep.Run).Append(peakTorch.TorchMatMul).Append(peakOrt.OrtMatMul).ToArray();
+    var wall = names.Select(_ => new List<double>()).ToArray();
+    var cpu = names.Select(_ => new List<double>()).ToArray();
+    var proc = System.Diagnostics.Process.GetCurrentProcess();
+    for (int i = 0; i < r.GetValue(runs); i++)
+        for (int v = 0; v < runners.Length; v++)
+        {
+            proc.Refresh();
+            var c0 = proc.TotalProcessorTime;
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            runners[v]();
+            wall[v].Add(sw.Elapsed.TotalMilliseconds);
+            proc.Refresh();
+            cpu[v].Add((proc.TotalProcessorTime - c0).TotalMilliseconds);
+        }
+    static double Median(List<double> v) { v.Sort(); return v[v.Count / 2]; }
+    for (int v = 0; v < runners.Length; v++)
+        Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"| {names[v]} | {Median(wall[v]):F1} | {Median(cpu[v]):F1} |"));
+    Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"GEMM GFLOP/s by CPU time: torch {2.0 * 2048 * 2048 * 2048 / Median(cpu[^2]) / 1e6:F1}, ORT {2.0 * 2048 * 2048 * 2048 / Median(cpu[^1]) / 1e6:F1}; unet FLOPs/image {BenchModel.CountFlops(dir).Unet.Total / 1e6:F1} M"));
+    peakTorch.Cleanup(); peakOrt.Cleanup();
+    foreach (var st in steps) st.Dispose();
+    torchStep.Dispose();
+    return 0;
+});
+root.Subcommands.Add(compare);
 
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)

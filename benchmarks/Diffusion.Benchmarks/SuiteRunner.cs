@@ -53,7 +53,7 @@ public static class SuiteRunner
     public static readonly Type[] Classes =
     [
         typeof(PeakBenchmarks), typeof(StepBenchmarks), typeof(VariantBenchmarks), typeof(ThreadBenchmarks), typeof(OverheadBenchmarks),
-        typeof(AllocationBenchmarks), typeof(GenerateBenchmarks), typeof(DdpmGenerateBenchmarks),
+        typeof(AllocationBenchmarks), typeof(GenerateBenchmarks), typeof(GenerateTuningBenchmarks), typeof(DdpmGenerateBenchmarks),
     ];
 
     /// <summary>Runs the suite described by <paramref name="o"/>.</summary>
@@ -146,7 +146,7 @@ public static class SuiteRunner
     {
         // the smoke run proves that every kind of benchmark runs; thread scaling and graph variants repeat the step benchmark
         var all = Classes.Where(t => (t != typeof(DdpmGenerateBenchmarks) || s.DdpmSteps > 0)
-            && (s.Suite != Suite.Smoke || (t != typeof(ThreadBenchmarks) && t != typeof(VariantBenchmarks)))).ToArray();
+            && (s.Suite != Suite.Smoke || (t != typeof(ThreadBenchmarks) && t != typeof(VariantBenchmarks) && t != typeof(GenerateTuningBenchmarks)))).ToArray();
         if (filter.Count == 0) return all;
         var chosen = all.Where(t => filter.Any(f => t.Name.StartsWith(f, StringComparison.OrdinalIgnoreCase))).ToArray();
         var unknown = filter.Where(f => !Classes.Any(t => t.Name.StartsWith(f, StringComparison.OrdinalIgnoreCase))
@@ -163,7 +163,7 @@ public static class SuiteRunner
     /// </summary>
     public static IConfig Config(Suite suite, Type type, string resultsDir)
     {
-        bool generate = type == typeof(GenerateBenchmarks), ddpm = type == typeof(DdpmGenerateBenchmarks);
+        bool generate = type == typeof(GenerateBenchmarks) || type == typeof(GenerateTuningBenchmarks), ddpm = type == typeof(DdpmGenerateBenchmarks);
         var job = (suite, generate || ddpm) switch
         {
             (Suite.Smoke, _) => Job.Dry,

@@ -28,8 +28,11 @@ public class VariantBenchmarks
     public GraphVariant Variant { get; set; }
 
     /// <summary>Optimization level.</summary>
-    [ParamsAllValues]
+    [ParamsSource(nameof(Levels))]
     public OptLevel Level { get; set; }
+
+    /// <summary>Both levels in the full suite; the runtime's default (All) in the others.</summary>
+    public static IEnumerable<OptLevel> Levels => BenchSettings.Current.Suite == Suite.Full ? [OptLevel.Extended, OptLevel.All] : [OptLevel.All];
 
     /// <summary>Images per call.</summary>
     [ParamsSource(nameof(Batches))]

@@ -14,6 +14,8 @@ public sealed class VariantTests : IDisposable
     [InlineData(GraphVariant.Baseline)]
     [InlineData(GraphVariant.LayerNorm)]
     [InlineData(GraphVariant.LayerNormFolded)]
+    [InlineData(GraphVariant.Moments)]
+    [InlineData(GraphVariant.LayerNormBn)]
     public void VariantsComputeTheSameFunction(GraphVariant variant)
     {
         string model = Path.Combine(_dir, "model"), dir = Path.Combine(_dir, variant.ToString());
