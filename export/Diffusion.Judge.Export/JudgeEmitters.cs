@@ -1,6 +1,5 @@
 using Diffusion.Export.Emitters;
 using Diffusion.Onnx;
-using TorchSharp;
 using TorchSharp.Modules;
 using static Diffusion.Onnx.OnnxHelper;
 
@@ -22,18 +21,11 @@ public sealed class BatchNorm2dEmitter : ModuleEmitter<BatchNorm2d>
         long c = m.num_features;
         var weight = m.affine ? s.Parameter("weight") : s.Graph.Constant(Enumerable.Repeat(1f, (int)c).ToArray(), c);
         var bias = m.affine ? s.Parameter("bias") : s.Graph.Constant(new float[c], c);
-        var mean = Buffer(s, "running_mean", m.running_mean, c);
-        var var = Buffer(s, "running_var", m.running_var, c);
+        var mean = s.Buffer("running_mean");
+        var var = s.Buffer("running_var");
+        if (s.Module.named_buffers(recurse: false).Any(b => b.name == "num_batches_tracked")) s.SkipBuffer("num_batches_tracked"); // training-only counter
         return s.Graph.AddNode("BatchNormalization", [x, weight, bias, mean, var], [(x.Type, x.Shape)],
             MakeAttribute("epsilon", (float)m.eps), MakeAttribute("momentum", (float)(1 - (m.momentum ?? 0.1))));
-    }
-
-    /// <summary>Writes a buffer as an initializer named by its state_dict key ("bn1.running_mean").</summary>
-    private static GraphValue Buffer(EmitScope s, string name, torch.Tensor buffer, long c)
-    {
-        using var scope = torch.NewDisposeScope();
-        var data = buffer.detach().cpu().to_type(torch.ScalarType.Float32).contiguous().data<float>().ToArray();
-        return s.Graph.Initializer(s.Path.Length == 0 ? name : $"{s.Path}.{name}", data, c);
     }
 }
 

@@ -89,6 +89,7 @@ public sealed class ExportContext
     private readonly Dictionary<string, GraphValue> memo = new(StringComparer.Ordinal);
     internal readonly HashSet<string> EmittedModules = new(StringComparer.Ordinal);
     internal readonly HashSet<string> ExportedParameters = new(StringComparer.Ordinal);
+    internal readonly HashSet<string> ExportedBuffers = new(StringComparer.Ordinal);
 
     /// <summary>Creates a context writing to <paramref name="graph"/>.</summary>
     public ExportContext(GraphBuilder graph, EmitterRegistry registry) { Graph = graph; Registry = registry; }
@@ -130,7 +131,8 @@ public sealed class ExportContext
             if (!ExportedParameters.Contains(name))
                 throw new UnsupportedModuleException(name, "parameter not written by its module's ONNX emitter");
         foreach (var (name, _) in root.named_buffers())
-            throw new UnsupportedModuleException(name, "buffers (running statistics and the like) are not exported by any emitter");
+            if (!ExportedBuffers.Contains(name))
+                throw new UnsupportedModuleException(name, "buffer (running statistics and the like) not written by its module's ONNX emitter");
         return outputs;
     }
 
@@ -221,5 +223,29 @@ public sealed class EmitScope
         if (shape.Aggregate(1L, (a, b) => a * b) != p.numel())
             throw new InvalidOperationException($"{key}: cannot write [{string.Join(",", p.shape)}] as [{string.Join(",", shape)}].");
         return Graph.Initializer(key, TorchTensors.ToFloatArray(p), shape);
+    }
+
+    /// <summary>
+    /// Writes the module's buffer <paramref name="name"/> (e.g. BatchNorm's "running_mean") as a float32 initializer
+    /// named by its state_dict key, like <see cref="Parameter"/>; buffers no emitter writes stop the export.
+    /// </summary>
+    public GraphValue Buffer(string name, params long[] dims)
+    {
+        var b = Module.named_buffers(recurse: false).FirstOrDefault(q => q.name == name).buffer
+            ?? throw new UnsupportedModuleException(DisplayPath, $"{Module.GetType().Name} has no buffer '{name}'");
+        string key = Join(name);
+        if (!Context.ExportedBuffers.Add(key)) throw new UnsupportedModuleException(key, "buffer written twice");
+        long[] shape = dims.Length > 0 ? dims : b.shape;
+        if (shape.Aggregate(1L, (a, c) => a * c) != b.numel())
+            throw new InvalidOperationException($"{key}: cannot write [{string.Join(",", b.shape)}] as [{string.Join(",", shape)}].");
+        return Graph.Initializer(key, TorchTensors.ToFloatArray(b), shape);
+    }
+
+    /// <summary>Declares that inference does not read the module's buffer <paramref name="name"/> (BatchNorm's "num_batches_tracked").</summary>
+    public void SkipBuffer(string name)
+    {
+        if (!Module.named_buffers(recurse: false).Any(q => q.name == name))
+            throw new UnsupportedModuleException(DisplayPath, $"{Module.GetType().Name} has no buffer '{name}'");
+        if (!Context.ExportedBuffers.Add(Join(name))) throw new UnsupportedModuleException(Join(name), "buffer written twice");
     }
 }
