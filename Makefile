@@ -11,7 +11,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1
 export DOTNET_NOLOGO=1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup torchsharp data build train test clean
+.PHONY: help setup torchsharp data build train bench-train test clean
 
 help: ## list the targets
 	@echo "Diffusion pipeline. First: 'make setup', then 'make train export'; tests: 'make test'."
@@ -31,6 +31,9 @@ build: torchsharp ## build everything
 
 train: torchsharp data ## train a model (default config configs/mnist.json); ARGS passes flags
 	$(TS_DOTNET) run --project train/Diffusion.Train $(DOTNET_FLAGS) -- train $(ARGS)
+
+bench-train: torchsharp ## measure training images/s per model preset (ARGS: --presets, --batch-size, --steps, --threads, --out)
+	$(TS_DOTNET) run --project train/Diffusion.Train $(DOTNET_FLAGS) -- bench-train $(ARGS)
 
 test: torchsharp data ## run every test project
 	$(TS_DOTNET) build Pipeline.sln $(DOTNET_FLAGS)
