@@ -14,7 +14,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1
 export DOTNET_NOLOGO=1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup torchsharp data build train export generate pack-runtime sample train-classifier export-classifier judges eval gate test bench bench-quick clean
+.PHONY: help setup torchsharp data build train bench-train export generate pack-runtime sample train-classifier export-classifier judges eval gate test bench bench-quick clean
 
 help: ## list the targets
 	@echo "Diffusion pipeline. First: 'make setup', then 'make train export'; tests: 'make test'."
@@ -34,6 +34,9 @@ build: torchsharp ## build everything
 
 train: torchsharp data ## train a model (default config configs/mnist.json); ARGS passes flags
 	$(TS_DOTNET) run --project train/Diffusion.Train $(RUN_FLAGS) -- train $(ARGS)
+
+bench-train: torchsharp ## measure training images/s per model preset (ARGS: --presets, --batch-size, --steps, --threads, --out)
+	$(TS_DOTNET) run --project train/Diffusion.Train $(RUN_FLAGS) -- bench-train $(ARGS)
 
 export: torchsharp ## export a checkpoint to ONNX (default runs/mnist/checkpoints/last.ckpt -> models/mnist); ARGS passes flags
 	$(TS_DOTNET) run --project export/Diffusion.Export $(RUN_FLAGS) -- export $(ARGS)

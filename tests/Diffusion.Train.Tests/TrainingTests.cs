@@ -27,13 +27,13 @@ public class TrainingTests
     {
         using var dir = new TempDir();
         var data = TestData.WriteIdx(dir["data"], 320);
-        var config = TestData.TinyConfig(data, dir["run"]) with { Epochs = 8, SampleEvery = 4, CheckpointEvery = 4, Model = TestData.TinyModel with { Dropout = 0 } };
+        var config = TestData.TinyConfig(data, dir["run"]) with { Epochs = 4, SampleEvery = 2, CheckpointEvery = 2, Model = TestData.TinyModel with { Dropout = 0 } };
         using (var trainer = DiffusionTrainer.Prepare(config, new TrainOptions { Console = ConsoleMode.Silent }))
         {
             var result = trainer.Run();
             Assert.True(result.Completed);
-            Assert.Equal(40, result.Step);
-            Assert.Equal(8, result.Epochs.Count);
+            Assert.Equal(20, result.Step);
+            Assert.Equal(4, result.Epochs.Count);
             Assert.True(result.Epochs[^1].Loss < 0.7 * result.Epochs[0].Loss, $"epoch losses: {string.Join(", ", result.Epochs.Select(e => e.Loss.ToString("F4")))}");
         }
 
@@ -47,13 +47,13 @@ public class TrainingTests
         Assert.True(after < 0.6 * before, $"loss before {before:F4}, after {after:F4}");
         Assert.True(ema < 0.8 * before, $"EMA loss {ema:F4}, before {before:F4}");
 
-        foreach (var f in new[] { "config.json", "log.jsonl", "checkpoints/epoch-0004.ckpt", "checkpoints/epoch-0008.ckpt", "samples/epoch-0004.png", "samples/epoch-0008.png" })
+        foreach (var f in new[] { "config.json", "log.jsonl", "checkpoints/epoch-0002.ckpt", "checkpoints/epoch-0004.ckpt", "samples/epoch-0002.png", "samples/epoch-0004.png" })
             Assert.True(File.Exists(dir["run/" + f]), f);
         Assert.NotEmpty(Directory.GetFiles(dir["run/tb"], "events.out.tfevents.*"));
-        Assert.Equal(8, File.ReadAllLines(dir["run/log.jsonl"]).Length);
+        Assert.Equal(4, File.ReadAllLines(dir["run/log.jsonl"]).Length);
         Assert.Equal(File.ReadAllText(dir["run/config.json"]), ckpt.ConfigJson);
-        Assert.Equal(40, ckpt.Step);
-        Assert.Equal(8, ckpt.Epoch);
+        Assert.Equal(20, ckpt.Step);
+        Assert.Equal(4, ckpt.Epoch);
     }
 
     [Fact]
@@ -95,18 +95,18 @@ public class TrainingTests
     }
 
     [Theory]
-    [InlineData(6)]  // mid-epoch (5 steps per epoch)
-    [InlineData(5)]  // at an epoch boundary
+    [InlineData(5)]  // mid-epoch 2 (4 steps per epoch, the last one short)
+    [InlineData(4)]  // at the epoch boundary
     public void StopAndResume_EndsWithTheSameWeights_AsAnUninterruptedRun(long stopAt)
     {
         using var dir = new TempDir();
-        var data = TestData.WriteIdx(dir["data"], 300);
+        var data = TestData.WriteIdx(dir["data"], 200);
         var silent = new TrainOptions { Console = ConsoleMode.Silent };
 
-        var full = TestData.TinyConfig(data, dir["full"]);
+        var full = TestData.TinyConfig(data, dir["full"]) with { Epochs = 2 };
         using (var t = DiffusionTrainer.Prepare(full, silent)) Assert.True(t.Run().Completed);
 
-        var split = TestData.TinyConfig(data, dir["split"]);
+        var split = TestData.TinyConfig(data, dir["split"]) with { Epochs = 2 };
         using (var t = DiffusionTrainer.Prepare(split, silent with { StopAfterSteps = stopAt }))
         {
             var r = t.Run();
@@ -117,7 +117,7 @@ public class TrainingTests
 
         using var a = Checkpoint.Load(dir["full/checkpoints/last.ckpt"]);
         using var b = Checkpoint.Load(dir["split/checkpoints/last.ckpt"]);
-        Assert.Equal(15, b.Step);
+        Assert.Equal(8, b.Step);
         Assert.Equal(a.Step, b.Step);
         Assert.Equal(a.Epoch, b.Epoch);
         foreach (var (m1, m2) in new[] { (a.Model, b.Model), (a.Ema, b.Ema) })
@@ -128,7 +128,7 @@ public class TrainingTests
         }
         Assert.Equal(a.OptimizerState, b.OptimizerState);
         Assert.Equal(a.Rng.TorchGenerator, b.Rng.TorchGenerator);
-        Assert.Equal(3, File.ReadAllLines(dir["split/log.jsonl"]).Length);
+        Assert.Equal(2, File.ReadAllLines(dir["split/log.jsonl"]).Length);
     }
 
     [Fact]
