@@ -52,7 +52,7 @@ public static class SuiteRunner
     /// <summary>Benchmark classes in the order they run.</summary>
     public static readonly Type[] Classes =
     [
-        typeof(PeakBenchmarks), typeof(StepBenchmarks), typeof(VariantBenchmarks), typeof(ThreadBenchmarks), typeof(OverheadBenchmarks),
+        typeof(PeakBenchmarks), typeof(StepBenchmarks), typeof(VariantBenchmarks), typeof(ThreadBenchmarks), typeof(SpinningBenchmarks), typeof(OverheadBenchmarks),
         typeof(AllocationBenchmarks), typeof(GenerateBenchmarks), typeof(GenerateTuningBenchmarks), typeof(DdpmGenerateBenchmarks),
     ];
 
@@ -104,7 +104,7 @@ public static class SuiteRunner
         }
 
         var (unetFlops, guidedFlops) = BenchModel.CountFlops(modelDir);
-        var info = RunInfo.Create(o, settings, meta, modelDir, unetFlops.Total, guidedFlops.Total, parity, alloc, loadBefore, LoadAverage(), clock.Elapsed) with { VariantParity = variantParity, PresetFlopsPerImage = BenchModel.PresetFlops() };
+        var info = RunInfo.Create(o, settings, meta, modelDir, unetFlops.Total, guidedFlops.Total, parity, alloc, loadBefore, LoadAverage(), clock.Elapsed) with { VariantParity = variantParity, PresetFlopsPerImage = o.Suite == Suite.Smoke ? new Dictionary<string, long>() : BenchModel.PresetFlops() };
         var merged = RunInfo.MergeWithExisting(info, Path.Combine(o.ResultsDir, RunInfoFile), o.Filter.Count > 0);
         AtomicFile.WriteAllBytes(Path.Combine(o.ResultsDir, RunInfoFile), JsonSerializer.SerializeToUtf8Bytes(merged, RunInfo.Json));
         Summarize(o);
@@ -146,7 +146,8 @@ public static class SuiteRunner
     {
         // the smoke run proves that every kind of benchmark runs; thread scaling and graph variants repeat the step benchmark
         var all = Classes.Where(t => (t != typeof(DdpmGenerateBenchmarks) || s.DdpmSteps > 0)
-            && (s.Suite != Suite.Smoke || (t != typeof(ThreadBenchmarks) && t != typeof(VariantBenchmarks) && t != typeof(GenerateTuningBenchmarks)))).ToArray();
+            && (s.Suite != Suite.Quick || t != typeof(SpinningBenchmarks))
+            && (s.Suite != Suite.Smoke || (t != typeof(ThreadBenchmarks) && t != typeof(SpinningBenchmarks) && t != typeof(VariantBenchmarks) && t != typeof(GenerateTuningBenchmarks)))).ToArray();
         if (filter.Count == 0) return all;
         var chosen = all.Where(t => filter.Any(f => t.Name.StartsWith(f, StringComparison.OrdinalIgnoreCase))).ToArray();
         var unknown = filter.Where(f => !Classes.Any(t => t.Name.StartsWith(f, StringComparison.OrdinalIgnoreCase))
@@ -168,7 +169,7 @@ public static class SuiteRunner
         {
             (Suite.Smoke, _) => Job.Dry,
             (_, true) => Job.Default.WithStrategy(RunStrategy.Monitoring).WithLaunchCount(1)
-                .WithWarmupCount(ddpm || suite == Suite.Quick ? 0 : 1).WithIterationCount(ddpm ? 1 : suite == Suite.Quick ? 2 : 3),
+                .WithWarmupCount(ddpm || suite == Suite.Quick ? 0 : 1).WithIterationCount(ddpm || suite == Suite.Quick ? 1 : 3),
             (Suite.Quick, false) => Job.Default.WithLaunchCount(1).WithWarmupCount(2).WithIterationCount(5).WithIterationTime(Perfolizer.Horology.TimeInterval.FromMilliseconds(250)),
             _ => Job.Default.WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(15),
         };

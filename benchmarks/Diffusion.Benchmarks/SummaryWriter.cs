@@ -40,6 +40,7 @@ public static class SummaryWriter
         Overhead(sb, r);
         Allocation(sb, r);
         Threads(sb, r);
+        Spinning(sb, r);
         Gemm(sb, r, peak);
         Variants(sb, r);
         return sb.ToString();
@@ -263,6 +264,21 @@ public static class SummaryWriter
                 if (one is null || many is null) continue;
                 sb.Append(Inv, $"| {label} | {b} | {one.MedianNs / 1e6:F2} | {many.MedianNs / 1e6:F2} | {one.MedianNs / many.MedianNs:F2}x |\n");
             }
+        sb.Append('\n');
+    }
+
+    private static void Spinning(StringBuilder sb, BenchResults r)
+    {
+        var rows = r.Of("SpinningBenchmarks").ToList();
+        if (rows.Count == 0) return;
+        sb.Append(Inv, $"### ONNX Runtime thread-pool spinning (unet.onnx, {r.Info.Threads} threads)\n\n| Batch | Spinning on ms | Spinning off ms | off / on |\n|---:|---:|---:|---:|\n");
+        foreach (int b in rows.Select(x => x.Int("Batch")).Distinct().Order())
+        {
+            var on = r.Find("SpinningBenchmarks", "OrtUnet", ("Spinning", "True"), ("Batch", b));
+            var off = r.Find("SpinningBenchmarks", "OrtUnet", ("Spinning", "False"), ("Batch", b));
+            if (on is null || off is null) continue;
+            sb.Append(Inv, $"| {b} | {on.MedianNs / 1e6:F3} | {off.MedianNs / 1e6:F3} | {off.MedianNs / on.MedianNs:F2} |\n");
+        }
         sb.Append('\n');
     }
 
