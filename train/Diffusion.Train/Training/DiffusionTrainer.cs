@@ -210,6 +210,7 @@ public sealed class DiffusionTrainer : IDisposable
                 int first = (int)(step - (long)epoch * shuffle.BatchesPerEpoch);
                 double lossSum = 0, lr = 0; int lossCount = 0; long images = 0;
                 var sw = Stopwatch.StartNew();
+                var cpu0 = CpuTime();
                 for (int b = first; b < shuffle.BatchesPerEpoch; b++)
                 {
                     if (cancel.IsCancellationRequested || (_options.StopAfterSteps is long stop && step >= stop)) { stopped = true; break; }
@@ -238,12 +239,12 @@ public sealed class DiffusionTrainer : IDisposable
                 if (stopped) break;
                 epoch++;
                 double ips = images / Math.Max(sw.Elapsed.TotalSeconds, 1e-9);
-                var record = new EpochRecord(epoch, step, lossCount > 0 ? lossSum / lossCount : double.NaN, lr, ips, sw.Elapsed.TotalSeconds);
+                var record = new EpochRecord(epoch, step, lossCount > 0 ? lossSum / lossCount : double.NaN, lr, ips, sw.Elapsed.TotalSeconds, (CpuTime() - cpu0).TotalSeconds);
                 log.Add(record);
                 tb.add_scalar("epoch/loss", (float)record.Loss, (int)step);
                 tb.add_scalar("epoch/images_per_s", (float)ips, (int)step);
                 ui.Line(string.Create(CultureInfo.InvariantCulture,
-                    $"epoch {epoch}/{config.Epochs} step {step} loss {record.Loss:F5} lr {lr:E2} {ips:F1} img/s {sw.Elapsed.TotalSeconds:F1} s"));
+                    $"epoch {epoch}/{config.Epochs} step {step} loss {record.Loss:F5} lr {lr:E2} {ips:F1} img/s {sw.Elapsed.TotalSeconds:F1} s (CPU {record.CpuSeconds:F1} s)"));
 
                 bool last = epoch == config.Epochs;
                 if (last || (config.SampleEvery > 0 && epoch % config.SampleEvery == 0))
@@ -266,9 +267,15 @@ public sealed class DiffusionTrainer : IDisposable
             SaveCheckpoint(lastCkpt);
             ui.Line($"stopped at step {step} (epoch {epoch}); continue with --resume. checkpoint -> {lastCkpt}");
         }
-        else ui.Line(string.Create(CultureInfo.InvariantCulture, $"done: {step} steps, {epoch} epochs in {wall.Elapsed.TotalMinutes:F1} min. checkpoint -> {lastCkpt}"));
+        else ui.Line(string.Create(CultureInfo.InvariantCulture, $"done: {step} steps, {epoch} epochs in {wall.Elapsed.TotalMinutes:F1} min (process CPU time {CpuTime().TotalMinutes:F1} min). checkpoint -> {lastCkpt}"));
         if (_resumeFrom is null) { model.Dispose(); ema.Dispose(); }
         return new TrainResult(step, epoch, !stopped, log.Records.ToArray(), lastCkpt, wall.Elapsed);
+    }
+
+    private static TimeSpan CpuTime()
+    {
+        using var p = Process.GetCurrentProcess();
+        return p.TotalProcessorTime;
     }
 
     /// <summary>Samples <see cref="TrainConfig.SamplesPerClass"/> images per class from <paramref name="ema"/> with DDIM and guidance; writes a PNG grid (rows = classes).</summary>

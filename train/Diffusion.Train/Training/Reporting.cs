@@ -24,13 +24,16 @@ public enum ConsoleMode
 /// <param name="Lr">Learning rate of its last step.</param>
 /// <param name="ImagesPerSecond">Training throughput (steps only; sampling and checkpoints excluded).</param>
 /// <param name="Seconds">Wall time of the epoch's steps.</param>
+/// <param name="CpuSeconds">CPU time the process used over those steps (all threads); on a shared machine the
+/// wall time depends on the other processes, this much less.</param>
 public sealed record EpochRecord(
     [property: JsonPropertyName("epoch")] int Epoch,
     [property: JsonPropertyName("step")] long Step,
     [property: JsonPropertyName("loss")] double Loss,
     [property: JsonPropertyName("lr")] double Lr,
     [property: JsonPropertyName("images_per_s")] double ImagesPerSecond,
-    [property: JsonPropertyName("seconds")] double Seconds);
+    [property: JsonPropertyName("seconds")] double Seconds,
+    [property: JsonPropertyName("cpu_seconds")] double CpuSeconds);
 
 /// <summary>
 /// The per-epoch JSON-lines log (<c>runs/&lt;name&gt;/log.jsonl</c>). The whole file is rewritten atomically after
