@@ -40,7 +40,8 @@ public static class EvalDefaults
 public static class Sampling
 {
     /// <summary>
-    /// <paramref name="perClass"/> images of every class, class-major (all of class 0, then class 1, ...). The images
+    /// <paramref name="perClass"/> images of every class, class-major (all of class 0, then class 1, ...), with the
+    /// image defaults of the generate command (<see cref="SamplerOptions.Images"/>: predicted x0 clipped). The images
     /// go through bytes exactly as <c>generate --format idx</c> writes them (clamped to [-1, 1], rounded to 0-255),
     /// so a set judged here and the same set judged from IDX files give the same numbers.
     /// </summary>
