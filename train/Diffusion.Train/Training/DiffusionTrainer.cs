@@ -153,7 +153,13 @@ public sealed class DiffusionTrainer : IDisposable
         string commit = _resumeFrom?.SourceCommit ?? SourceInfo.GitCommit();
 
         // Output folders (first write of the run).
-        if (_resumeFrom is null && _options.Force && Directory.Exists(Path.Combine(RunDir, "tb"))) Directory.Delete(Path.Combine(RunDir, "tb"), recursive: true);
+        if (_resumeFrom is null && _options.Force)
+        {
+            // --force starts over: drop the previous run's outputs so they do not mix with the new ones
+            foreach (var sub in new[] { "checkpoints", "samples", "tb" })
+                if (Directory.Exists(Path.Combine(RunDir, sub))) Directory.Delete(Path.Combine(RunDir, sub), recursive: true);
+            File.Delete(Path.Combine(RunDir, "log.jsonl"));
+        }
         Directory.CreateDirectory(CheckpointDir);
         Directory.CreateDirectory(Path.Combine(RunDir, "samples"));
         AtomicFile.WriteAllText(Path.Combine(RunDir, "config.json"), configJson);
@@ -172,6 +178,19 @@ public sealed class DiffusionTrainer : IDisposable
             model = _resumeFrom.Model;
             ema = _resumeFrom.Ema;
         }
+        try
+        {
+            return Train(model, ema, ui, threads, configJson, commit, wall, cancel);
+        }
+        finally
+        {
+            if (_resumeFrom is null) { model.Dispose(); ema.Dispose(); }
+        }
+    }
+
+    private TrainResult Train(UNet model, UNet ema, TrainingConsole ui, int threads, string configJson, string commit, Stopwatch wall, CancellationToken cancel)
+    {
+        var config = Config;
         model.to(_device).train();
         ema.to(_device);
         var shuffle = new EpochShuffle(_data.Count, config.BatchSize, config.Seed);
@@ -268,7 +287,6 @@ public sealed class DiffusionTrainer : IDisposable
             ui.Line($"stopped at step {step} (epoch {epoch}); continue with --resume. checkpoint -> {lastCkpt}");
         }
         else ui.Line(string.Create(CultureInfo.InvariantCulture, $"done: {step} steps, {epoch} epochs in {wall.Elapsed.TotalMinutes:F1} min (process CPU time {CpuTime().TotalMinutes:F1} min). checkpoint -> {lastCkpt}"));
-        if (_resumeFrom is null) { model.Dispose(); ema.Dispose(); }
         return new TrainResult(step, epoch, !stopped, log.Records.ToArray(), lastCkpt, wall.Elapsed);
     }
 
