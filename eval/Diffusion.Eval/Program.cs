@@ -54,10 +54,11 @@ public static class Cli
         var lr = new Option<double>("--lgbm-lr") { Description = "LightGBM learning rate", DefaultValueFactory = _ => new LightGbmOptions().LearningRate };
         var limit = new Option<int>("--lgbm-limit") { Description = "train LightGBM on the first N training images (0 = all)" };
         var noLgbm = new Option<bool>("--no-lightgbm") { Description = "build only the ML.NET CNN judge" };
+        var keepLgbm = new Option<bool>("--keep-lightgbm") { Description = "re-measure the LightGBM judge already in --out instead of training a new one" };
         var threads = new Option<int>("--threads") { Description = "threads (0 = default)" };
         var cmd = new Command("judges", "Build the ML.NET judges from the exported CNN and train the LightGBM judge; write judge.json")
         {
-            dataset, onnx, outDir, data, iters, leaves, lr, limit, noLgbm, threads,
+            dataset, onnx, outDir, data, iters, leaves, lr, limit, noLgbm, keepLgbm, threads,
         };
         cmd.SetAction(pr =>
         {
@@ -73,7 +74,7 @@ public static class Cli
                 {
                     Iterations = pr.GetValue(iters), Leaves = pr.GetValue(leaves), LearningRate = pr.GetValue(lr), Threads = t > 0 ? t : null,
                 },
-                LightGbmTrainLimit = pr.GetValue(limit), Threads = t > 0 ? t : null,
+                LightGbmTrainLimit = pr.GetValue(limit), KeepLightGbm = pr.GetValue(keepLgbm), Threads = t > 0 ? t : null,
                 Command = CommandLine("judges", args),
             };
             var card = JudgeBuilder.Build(options, Log);

@@ -55,7 +55,8 @@ public static class JudgeExporter
             Dataset = info.Dataset, ClassNames = info.ClassNames, Channels = cfg.InChannels, Height = cfg.ImageSize, Width = cfg.ImageSize,
             FeatureDim = cfg.FeatureDim, TestAccuracy = info.TestAccuracy,
             Architecture = $"JudgeCnn conv {cfg.Channels1}x2-{cfg.Channels2}x2, features {cfg.FeatureDim}, {info.Parameters} parameters",
-            TrainCommand = info.Command, SourceCommit = info.SourceCommit,
+            TrainCommand = info.Command, SourceCommit = info.SourceCommit, TrainSeconds = info.TrainSeconds,
+            TrainHardware = $"{info.Hardware}, {info.Threads} threads",
         };
     }
 }

@@ -40,6 +40,10 @@ public sealed record JudgeMetadata
     public int FeatureDim { get; init; }
     /// <summary>Test-set accuracy measured by the trainer right after training (0-1).</summary>
     public double TestAccuracy { get; init; }
+    /// <summary>Wall time of training, seconds.</summary>
+    public double TrainSeconds { get; init; }
+    /// <summary>Machine it was trained on.</summary>
+    public string TrainHardware { get; init; } = "";
     /// <summary>Architecture summary, e.g. "JudgeCnn 32-64-128".</summary>
     public string Architecture { get; init; } = "";
     /// <summary>Command that trained it.</summary>
@@ -65,6 +69,8 @@ public sealed record JudgeMetadata
             [Prefix + "test_accuracy"] = TestAccuracy.ToString("R", inv),
             [Prefix + "architecture"] = Architecture,
             [Prefix + "train_command"] = TrainCommand,
+            [Prefix + "train_seconds"] = TrainSeconds.ToString("R", inv),
+            [Prefix + "train_hardware"] = TrainHardware,
             [Prefix + "export_command"] = ExportCommand,
             [Prefix + "source_commit"] = SourceCommit,
         };
@@ -105,6 +111,8 @@ public sealed record JudgeMetadata
             FeatureDim = Int("feature_dim", 1), TestAccuracy = acc, Architecture = Req("architecture"),
             TrainCommand = Req("train_command"), ExportCommand = props.TryGetValue(Prefix + "export_command", out var ec) ? ec : "",
             SourceCommit = Req("source_commit"),
+            TrainSeconds = props.TryGetValue(Prefix + "train_seconds", out var ts) && double.TryParse(ts, NumberStyles.Float, CultureInfo.InvariantCulture, out double sec) ? sec : 0,
+            TrainHardware = props.TryGetValue(Prefix + "train_hardware", out var th) ? th : "",
         };
     }
 }

@@ -137,6 +137,26 @@ public class JudgeBuilderTests(JudgeFolderFixture judges) : IClassFixture<JudgeF
     }
 
     [Fact]
+    public void Keep_lightgbm_remeasures_the_existing_judge_without_training()
+    {
+        string copy = Tiny.TempDir();
+        foreach (var f in Directory.GetFiles(judges.Folder)) File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
+        var card = JudgeBuilder.Build(new JudgeBuildOptions
+        {
+            Onnx = Path.Combine(copy, "judge.onnx"), OutDir = copy, Data = judges.Data, KeepLightGbm = true,
+            LightGbm = new LightGbmOptions { Iterations = 1 }, Command = "(test)",
+        });
+        Assert.Equal(judges.Card.LightGbm!.Sha256, card.LightGbm!.Sha256);
+        Assert.Equal(judges.Card.LightGbmTest!.Accuracy, card.LightGbmTest!.Accuracy);
+        Assert.Equal(20, card.LightGbmOptions!.Iterations); // the kept judge's settings, not the ignored new ones
+        File.AppendAllText(Path.Combine(copy, "judge-lightgbm.zip"), "x");
+        Assert.Throws<InvalidInputException>(() => JudgeBuilder.Build(new JudgeBuildOptions
+        {
+            Onnx = Path.Combine(copy, "judge.onnx"), OutDir = copy, Data = judges.Data, KeepLightGbm = true,
+        }));
+    }
+
+    [Fact]
     public void A_tampered_judge_file_is_refused()
     {
         string copy = Tiny.TempDir();

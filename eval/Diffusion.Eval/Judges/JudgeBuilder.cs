@@ -18,6 +18,11 @@ public sealed record JudgeBuildOptions
     public required string Data { get; init; }
     /// <summary>LightGBM settings; null skips the LightGBM judge.</summary>
     public LightGbmOptions? LightGbm { get; init; } = new();
+    /// <summary>
+    /// Keep the LightGBM judge already in <see cref="OutDir"/> (it must match the judge.json there) and only
+    /// measure it again, instead of training a new one (for re-exporting the CNN without the long LightGBM run).
+    /// </summary>
+    public bool KeepLightGbm { get; init; }
     /// <summary>Train LightGBM on the first N training images (0 = all).</summary>
     public int LightGbmTrainLimit { get; init; }
     /// <summary>ONNX Runtime threads inside ML.NET (null = default).</summary>
@@ -88,17 +93,33 @@ public static class JudgeBuilder
         ClassificationMetrics? lgbmTest = null;
         double lgbmSeconds = 0;
         int lgbmCount = 0;
+        LightGbmOptions? lgbmOptions = null;
         if (options.LightGbm is { } lo)
         {
-            var train = ImageSet.FromIdx(IdxDataset.LoadSplit(options.Data, "train", k), options.LightGbmTrainLimit);
-            lgbmCount = train.Count;
             string lgbmPath = Path.Combine(options.OutDir, JudgeCard.LightGbmFileName);
-            var sw = Stopwatch.StartNew();
-            using (var trained = LightGbmJudge.Train(train, k, lo)) { lgbmSeconds = sw.Elapsed.TotalSeconds; trained.Save(lgbmPath); }
+            if (options.KeepLightGbm)
+            {
+                string cardPath = Path.Combine(options.OutDir, JudgeCard.FileName);
+                var previous = JudgeCard.Load(cardPath);
+                if (!File.Exists(lgbmPath)) throw new InvalidInputException($"--keep-lightgbm: {lgbmPath} does not exist; build it without --keep-lightgbm.");
+                JudgeCard.Verify(previous.LightGbm, lgbmPath, cardPath);
+                if (previous.Dataset != meta.Dataset)
+                    throw new InvalidInputException($"--keep-lightgbm: {cardPath} describes a '{previous.Dataset}' LightGBM judge; the CNN judges '{meta.Dataset}'.");
+                (lo, lgbmSeconds, lgbmCount) = (previous.LightGbmOptions ?? lo, previous.LightGbmTrainSeconds, previous.LightGbmTrainCount);
+                log?.Invoke($"keeping {lgbmPath} (trained on {lgbmCount} images in {lgbmSeconds:F0} s)");
+            }
+            else
+            {
+                var train = ImageSet.FromIdx(IdxDataset.LoadSplit(options.Data, "train", k), options.LightGbmTrainLimit);
+                lgbmCount = train.Count;
+                var sw = Stopwatch.StartNew();
+                using (var trained = LightGbmJudge.Train(train, k, lo)) { lgbmSeconds = sw.Elapsed.TotalSeconds; trained.Save(lgbmPath); }
+            }
             using (var lgbm = LightGbmJudge.Load(lgbmPath))
                 lgbmTest = ClassificationMetrics.Compute(test.Labels, lgbm.Score(test).Probabilities, k);
             lgbmFile = JudgeFile.Of(lgbmPath, options.OutDir);
-            log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"LightGBM judge: trained on {train.Count} images in {lgbmSeconds:F0} s, test accuracy {lgbmTest.Accuracy:P2}"));
+            lgbmOptions = lo;
+            log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"LightGBM judge: trained on {lgbmCount} images in {lgbmSeconds:F0} s, test accuracy {lgbmTest.Accuracy:P2}"));
         }
 
         var card = new JudgeCard
@@ -107,8 +128,9 @@ public static class JudgeBuilder
             FeatureDim = meta.FeatureDim,
             Onnx = JudgeFile.Of(onnx, options.OutDir), MlNet = JudgeFile.Of(zip, options.OutDir), LightGbm = lgbmFile,
             CnnArchitecture = meta.Architecture, CnnTorchSharpTestAccuracy = meta.TestAccuracy,
+            CnnTrainSeconds = meta.TrainSeconds, CnnTrainHardware = meta.TrainHardware,
             CnnTest = cnnTest, CnnScoreSeconds = Math.Round(cnnSeconds, 2),
-            LightGbmOptions = options.LightGbm, LightGbmTest = lgbmTest, LightGbmTrainSeconds = Math.Round(lgbmSeconds, 1), LightGbmTrainCount = lgbmCount,
+            LightGbmOptions = lgbmOptions, LightGbmTest = lgbmTest, LightGbmTrainSeconds = Math.Round(lgbmSeconds, 1), LightGbmTrainCount = lgbmCount,
             CnnTrainCommand = meta.TrainCommand, CnnExportCommand = meta.ExportCommand, CnnSourceCommit = meta.SourceCommit, Command = options.Command,
             Hardware = Machine.Describe(), CreatedUtc = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
         };
@@ -127,7 +149,7 @@ public static class JudgeBuilder
             + $"({card.CnnTest?.Count ?? 0} images) and also stored in `judge.json`.").AppendLine();
         sb.AppendLine("| judge | file | test accuracy | mean confidence | notes |").AppendLine("|---|---|---|---|---|");
         if (card.CnnTest is { } c)
-            sb.AppendLine(inv, $"| CNN via ML.NET OnnxTransformer (main) | `{card.MlNet?.File}` | {c.Accuracy:P2} | {c.MeanConfidence:F4} | {card.CnnArchitecture}; TorchSharp measured {card.CnnTorchSharpTestAccuracy:P2}; scoring took {card.CnnScoreSeconds:F1} s |");
+            sb.AppendLine(inv, $"| CNN via ML.NET OnnxTransformer (main) | `{card.MlNet?.File}` | {c.Accuracy:P2} | {c.MeanConfidence:F4} | {card.CnnArchitecture}; TorchSharp measured {card.CnnTorchSharpTestAccuracy:P2}; trained in {card.CnnTrainSeconds:F0} s ({card.CnnTrainHardware}); ML.NET scored the test set in {card.CnnScoreSeconds:F1} s |");
         if (card.LightGbmTest is { } l)
             sb.AppendLine(inv, $"| LightGBM on pixels (ML.NET) | `{card.LightGbm?.File}` | {l.Accuracy:P2} | {l.MeanConfidence:F4} | {card.LightGbmOptions?.Iterations} rounds, {card.LightGbmOptions?.Leaves} leaves; trained on {card.LightGbmTrainCount} images in {card.LightGbmTrainSeconds:F0} s |");
         sb.AppendLine().AppendLine("## Accuracy per class").AppendLine();

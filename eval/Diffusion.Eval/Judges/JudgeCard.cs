@@ -56,6 +56,10 @@ public sealed record JudgeCard
     public string CnnArchitecture { get; init; } = "";
     /// <summary>CNN test accuracy measured by TorchSharp right after training.</summary>
     public double CnnTorchSharpTestAccuracy { get; init; }
+    /// <summary>Wall time of the CNN's training, seconds (from its ONNX metadata).</summary>
+    public double CnnTrainSeconds { get; init; }
+    /// <summary>Machine the CNN was trained on (from its ONNX metadata).</summary>
+    public string CnnTrainHardware { get; init; } = "";
     /// <summary>CNN test metrics measured through the reloaded ML.NET zip.</summary>
     public ClassificationMetrics? CnnTest { get; init; }
     /// <summary>Seconds the ML.NET CNN took to score the test set.</summary>
