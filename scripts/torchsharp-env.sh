@@ -11,7 +11,9 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-tools="$root/.tools"
+# Canonical path: a worktree may link .tools to another checkout's, and the patched muxer must name a loader path
+# that outlives the worktree.
+tools="$(readlink -f "$root/.tools")"
 glibc="$tools/glibc"
 dotdir="$tools/dotnet"
 stamp="$tools/.torchsharp-env-ok"
@@ -25,7 +27,7 @@ sys_root="$(dirname "$(readlink -f "$sys_dotnet")")"
 # rebuild below would delete the folder it copies from.
 own="$(readlink -f "$dotdir" 2>/dev/null || echo "$dotdir")"
 if [ "$sys_root" = "$own" ]; then
-  [ -f "$stamp" ] && sys_root="$(cat "$stamp")" || sys_root=""
+  [ -f "$stamp" ] && sys_root="$(head -n1 "$stamp")" || sys_root=""
   [ -n "$sys_root" ] && [ "$sys_root" != "$own" ] && [ -x "$sys_root/dotnet" ] \
     || { echo "torchsharp-env: the dotnet on PATH is this script's copy ($own); put the system dotnet first on PATH" >&2; exit 1; }
 fi
@@ -38,7 +40,11 @@ if grep -q GLIBCXX_3.4.32 "$libstdcxx" 2>/dev/null; then
   exit 0
 fi
 
-if [ -f "$stamp" ] && [ -x "$dotdir/dotnet" ] && [ "$(cat "$stamp")" = "$sys_root" ]; then
+lib="$glibc/usr/lib/x86_64-linux-gnu"
+loader="$lib/ld-linux-x86-64.so.2"
+# Done already when the stamp names this system dotnet and the loader the copy was patched with, and that loader exists.
+if [ -f "$stamp" ] && [ -x "$dotdir/dotnet" ] && [ "$(head -n1 "$stamp")" = "$sys_root" ] \
+   && [ "$(sed -n 2p "$stamp")" = "$loader" ] && [ -e "$loader" ]; then
   [ $print = 1 ] && echo "$dotdir"
   exit 0
 fi
@@ -63,8 +69,6 @@ if [ ! -f "$glibc/usr/lib/x86_64-linux-gnu/libstdc++.so.6" ]; then
   for d in "$apt"/debs/*.deb; do dpkg -x "$d" "$glibc"; done
   rm -rf "$apt"
 fi
-lib="$glibc/usr/lib/x86_64-linux-gnu"
-loader="$lib/ld-linux-x86-64.so.2"
 [ -e "$loader" ] || { log "no loader at $loader"; exit 1; }
 
 # 2. A real copy of the dotnet root (hard links when possible) with a patched muxer.
@@ -72,11 +76,17 @@ if ! command -v patchelf >/dev/null; then
   log "installing patchelf (Debian package)"
   apt-get install -y -qq patchelf >/dev/null 2>&1 || { apt-get update -qq >/dev/null && apt-get install -y -qq patchelf >/dev/null; }
 fi
-rm -rf "$dotdir"
-cp -al "$sys_root" "$dotdir" 2>/dev/null || { rm -rf "$dotdir"; cp -a "$sys_root" "$dotdir"; }
-rm -f "$dotdir/dotnet"; cp "$sys_root/dotnet" "$dotdir/dotnet"
-patchelf --set-interpreter "$loader" --force-rpath --set-rpath "$lib" "$dotdir/dotnet"
+# A copy of this same system dotnet whose muxer names another loader (e.g. .tools moved) only needs a new muxer;
+# it is swapped in by rename, so processes running from the copy keep their files.
+if ! { [ -f "$stamp" ] && [ -x "$dotdir/dotnet" ] && [ "$(head -n1 "$stamp")" = "$sys_root" ]; }; then
+  rm -rf "$dotdir"
+  cp -al "$sys_root" "$dotdir" 2>/dev/null || { rm -rf "$dotdir"; cp -a "$sys_root" "$dotdir"; }
+fi
+rm -rf "$tools/muxer.new"; mkdir -p "$tools/muxer.new"   # the muxer refuses to run under another file name
+cp "$sys_root/dotnet" "$tools/muxer.new/dotnet"
+patchelf --set-interpreter "$loader" --force-rpath --set-rpath "$lib" "$tools/muxer.new/dotnet"
+mv -f "$tools/muxer.new/dotnet" "$dotdir/dotnet"; rmdir "$tools/muxer.new"
 "$dotdir/dotnet" --version >/dev/null
-echo "$sys_root" > "$stamp"
+printf '%s\n%s\n' "$sys_root" "$loader" > "$stamp"
 [ $print = 1 ] && echo "$dotdir"
 exit 0
