@@ -95,13 +95,13 @@ public class DdpmGenerateBenchmarks
 
     /// <summary>Loads both graphs and builds the request.</summary>
     [GlobalSetup]
-    public void Setup() => (_pipeline, _request) = GenerateSetup.Create(Sampler, BenchSettings.Current.GenerateBatch);
+    public void Setup() => (_pipeline, _request) = GenerateSetup.Create(Sampler, BenchSettings.Current.GenerateBatch, images: BenchSettings.Current.DdpmImages);
 
     /// <summary>Disposes the pipeline.</summary>
     [GlobalCleanup]
     public void Cleanup() { _pipeline?.Dispose(); _pipeline = null; }
 
-    /// <summary>Generates the whole set.</summary>
+    /// <summary>Generates <see cref="BenchSettings.DdpmImages"/> digits.</summary>
     [Benchmark]
     public GenerationResult Generate() => _pipeline!.Generate(_request!);
 }
@@ -111,16 +111,17 @@ public static class GenerateSetup
 {
     /// <summary>
     /// Loads the suite's model with <paramref name="threads"/> intra-op threads (all cores when 0) and builds a request
-    /// for <paramref name="sampler"/> with <paramref name="batch"/> images per model call.
+    /// for <paramref name="sampler"/> with <paramref name="batch"/> images per model call, generating
+    /// <paramref name="images"/> digits (default <see cref="BenchSettings.Images"/>).
     /// </summary>
-    public static (DiffusionPipeline, GenerationRequest) Create(SamplerCase sampler, int batch, int threads = 0)
+    public static (DiffusionPipeline, GenerationRequest) Create(SamplerCase sampler, int batch, int threads = 0, int images = 0)
     {
         var s = BenchSettings.Current;
         var pipeline = DiffusionPipeline.Load(s.ModelDir, OrtStep.Options(threads > 0 ? threads : s.AllThreads));
         int classes = pipeline.Metadata.NumClasses;
         var request = new GenerationRequest
         {
-            Labels = Enumerable.Range(0, s.Images).Select(i => i % classes).ToArray(),
+            Labels = Enumerable.Range(0, images > 0 ? images : s.Images).Select(i => i % classes).ToArray(),
             GuidanceScale = s.GuidanceScale,
             Steps = sampler.Steps,
             Sampler = sampler.Kind,

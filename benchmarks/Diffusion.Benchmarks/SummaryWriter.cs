@@ -178,13 +178,15 @@ public static class SummaryWriter
         if (rows.Count > 0)
         {
             sb.Append(Inv, $"Samplers, batch {i.GenerateBatch}, one request, all cores:\n\n");
-            sb.Append("| Sampler | Steps | Iterations | Median s | Images/s | ms per image | ms per image-step | GFLOP/s |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+            sb.Append(Inv, $"| Sampler | Steps | Images timed | Iterations | Median s | s per {i.Images:N0} images | Images/s | ms per image | ms per image-step | GFLOP/s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
             foreach (var x in rows.OrderBy(x => StepsOf(x.Parameters["Sampler"])).ThenBy(x => x.Parameters["Sampler"], StringComparer.Ordinal))
             {
                 string name = x.Parameters["Sampler"];
                 int steps = StepsOf(name);
+                // the DDPM case times fewer images (RunInfo.DdpmImages); time is linear in the number of images
+                int n = x.Type == "DdpmGenerateBenchmarks" && i.DdpmImages > 0 ? i.DdpmImages : i.Images;
                 double s = x.MedianNs / 1e9;
-                sb.Append(Inv, $"| {name.Split(' ')[0]} | {steps} | {x.Iterations} | {s:F1} | {i.Images / s:F1} | {s * 1e3 / i.Images:F2} | {s * 1e3 / i.Images / steps:F3} | {(double)i.GuidedFlopsPerImage * i.Images * steps / x.MedianNs:F1} |\n");
+                sb.Append(Inv, $"| {name.Split(' ')[0]} | {steps} | {n:N0} | {x.Iterations} | {s:F1} | {s * i.Images / n:F1}{(n != i.Images ? " (scaled)" : "")} | {n / s:F1} | {s * 1e3 / n:F2} | {s * 1e3 / n / steps:F3} | {(double)i.GuidedFlopsPerImage * n * steps / x.MedianNs:F1} |\n");
             }
             sb.Append('\n');
         }
