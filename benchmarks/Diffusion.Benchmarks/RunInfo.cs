@@ -49,6 +49,8 @@ public sealed record RunInfo
     public int Threads { get; init; }
     /// <summary>Images in the end-to-end benchmark.</summary>
     public int Images { get; init; }
+    /// <summary>Images of the DDPM-at-T case (its time is scaled to <see cref="Images"/> in the summary).</summary>
+    public int DdpmImages { get; init; }
     /// <summary>Images per model call in the end-to-end benchmark.</summary>
     public int GenerateBatch { get; init; }
     /// <summary>Guidance scale in the end-to-end benchmark.</summary>
@@ -101,12 +103,13 @@ public sealed record RunInfo
         GuidedFlopsPerImage = guidedFlops,
         Threads = s.AllThreads,
         Images = s.Images,
+        DdpmImages = s.DdpmImages,
         GenerateBatch = s.GenerateBatch,
         GuidanceScale = s.GuidanceScale,
         GemmSize = s.GemmSize,
         LoadBefore = loadBefore,
         LoadAfter = loadAfter,
-        Cpu = CpuModel(),
+        Cpu = MachineInfo.CpuModel(),
         PhysicalCores = Hardware.PhysicalCores,
         LogicalCores = Environment.ProcessorCount,
         MemoryGiB = Math.Round(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024.0 * 1024 * 1024), 1),
@@ -134,16 +137,6 @@ public sealed record RunInfo
         if (!File.Exists(path)) throw new InvalidInputException($"{path}: not found; run the suite first (make bench).");
         try { return JsonSerializer.Deserialize<RunInfo>(File.ReadAllText(path), Json) ?? throw new JsonException("empty"); }
         catch (JsonException e) { throw new InvalidInputException($"{path}: not a run description ({e.Message}).", e); }
-    }
-
-    private static string CpuModel()
-    {
-        try
-        {
-            return File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim()
-                ?? RuntimeInformation.ProcessArchitecture.ToString();
-        }
-        catch (IOException) { return RuntimeInformation.ProcessArchitecture.ToString(); }
     }
 
     private static string Git(string arguments)

@@ -203,13 +203,8 @@ public static class SuiteRunner
         return (Diff(false), Diff(true));
     }
 
-    /// <summary>/proc/loadavg's 1, 5 and 15 minute averages ("n/a" elsewhere).</summary>
-    public static string LoadAverage()
-    {
-        try { return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
-        catch (IOException) { return "n/a"; }
-        catch (UnauthorizedAccessException) { return "n/a"; }
-    }
+    /// <summary>/proc/loadavg's 1, 5 and 15 minute averages (<see cref="MachineInfo.LoadAverage"/>).</summary>
+    public static string LoadAverage() => MachineInfo.LoadAverage();
 
     /// <summary>ONNX Runtime's native version.</summary>
     public static string OrtVersion() => OrtEnv.Instance().GetVersionString();

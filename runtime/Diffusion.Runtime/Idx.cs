@@ -142,8 +142,16 @@ public sealed class IdxDataset
     /// <exception cref="InvalidInputException">Folder or files missing, or the files are bad.</exception>
     public static IdxDataset LoadSplit(string folder, string split, int numClasses = 10)
     {
+        var (images, labels) = SplitFiles(folder, split);
+        return Load(images, labels, numClasses);
+    }
+
+    /// <summary>The paths of a split's images and labels files in <paramref name="folder"/> (see <see cref="LoadSplit"/>).</summary>
+    /// <exception cref="InvalidInputException">Folder or files missing.</exception>
+    public static (string Images, string Labels) SplitFiles(string folder, string split)
+    {
         if (!Directory.Exists(folder)) throw new InvalidInputException($"Data folder not found: {folder} (run 'make data', or pass --data with a folder of IDX files).");
-        return Load(Find(folder, $"{split}-images-idx3-ubyte"), Find(folder, $"{split}-labels-idx1-ubyte"), numClasses);
+        return (Find(folder, $"{split}-images-idx3-ubyte"), Find(folder, $"{split}-labels-idx1-ubyte"));
     }
 
     private static string Find(string folder, string stem)

@@ -128,7 +128,7 @@ public static class EvalRunner
         var report = new EvalReport
         {
             CreatedUtc = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
-            Command = o.Command, Machine = Machine.Describe(), Dataset = judges.Card.Dataset, ClassNames = judges.Card.ClassNames,
+            Command = o.Command, Machine = MachineInfo.Describe(), Dataset = judges.Card.Dataset, ClassNames = judges.Card.ClassNames,
             Model = pipeline is null ? null : Describe(o.Model!, pipeline.Metadata), Judges = judges.Folder, Generated = info, Metrics = metrics,
             Real = new RealSummary
             {

@@ -132,7 +132,7 @@ public static class JudgeBuilder
             CnnTest = cnnTest, CnnScoreSeconds = Math.Round(cnnSeconds, 2),
             LightGbmOptions = lgbmOptions, LightGbmTest = lgbmTest, LightGbmTrainSeconds = Math.Round(lgbmSeconds, 1), LightGbmTrainCount = lgbmCount,
             CnnTrainCommand = meta.TrainCommand, CnnExportCommand = meta.ExportCommand, CnnSourceCommit = meta.SourceCommit, Command = options.Command,
-            Hardware = Machine.Describe(), CreatedUtc = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
+            Hardware = MachineInfo.Describe(), CreatedUtc = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
         };
         card.Save(Path.Combine(options.OutDir, JudgeCard.FileName));
         AtomicFile.WriteAllText(Path.Combine(options.OutDir, "judge-card.md"), Markdown(card));

@@ -23,7 +23,7 @@ public static class TrainBenchmark
         var sb = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
         sb.AppendLine(inv, $"Training throughput, batch {batchSize}, {used} threads, device {device.type}, {steps} timed steps after 2 warmup steps.");
-        sb.AppendLine(inv, $"Machine: {Environment.ProcessorCount} logical cores, load average before: {LoadAverage()}.");
+        sb.AppendLine(inv, $"Machine: {Environment.ProcessorCount} logical cores, load average before: {MachineInfo.LoadAverage()}.");
         sb.AppendLine();
         sb.AppendLine("| preset | parameters | ms / step | images / s | minutes / 60k-image epoch | CPU s / step | images / CPU-s |");
         sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
@@ -63,16 +63,10 @@ public static class TrainBenchmark
             output.WriteLine(row);
             output.Flush();
         }
-        string after = $"\nLoad average after: {LoadAverage()}.\n";
+        string after = $"\nLoad average after: {MachineInfo.LoadAverage()}.\n";
         sb.Append(after);
         output.Write(after);
         return sb.ToString();
     }
 
-    private static string LoadAverage()
-    {
-        try { return string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
-        catch (IOException) { return "n/a"; }
-        catch (UnauthorizedAccessException) { return "n/a"; }
-    }
 }
