@@ -79,7 +79,7 @@ public static class ExportCommand
         outDir ??= Path.Combine("models", name);
         var model = ema ? ck.Ema : ck.Model;
         model.eval();
-        var source = new ExportSource(name, Path.GetFileName(checkpointPath), ck.Step, ck.Epoch);
+        var source = new ExportSource(name, Path.GetFileName(checkpointPath), ck.Step, ck.Epoch, TrainingRun.Read(checkpointPath, ck.Config, ck.Epoch));
         return ModelFolder.Write(model, ck.ToMetadata(GraphKind.Unet, ema), ck.ConfigJson, outDir, source, new ExportOptions { Opset = opset });
     }
 }

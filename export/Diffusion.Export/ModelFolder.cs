@@ -15,7 +15,8 @@ namespace Diffusion.Export;
 /// <param name="Checkpoint">Checkpoint file name (no folder, so the card does not depend on where it was run).</param>
 /// <param name="Step">Optimizer steps of the checkpoint.</param>
 /// <param name="Epoch">Epochs of the checkpoint.</param>
-public sealed record ExportSource(string Name, string? Checkpoint = null, long? Step = null, int? Epoch = null);
+/// <param name="Run">The training run behind the checkpoint (log, threads, data hashes) for the card; null: none.</param>
+public sealed record ExportSource(string Name, string? Checkpoint = null, long? Step = null, int? Epoch = null, TrainingRun? Run = null);
 
 /// <summary>What <see cref="ModelFolder.Write"/> wrote.</summary>
 /// <param name="Files">Paths written, in order.</param>
@@ -112,6 +113,7 @@ public static class ModelFolder
             ["metadata"] = new JsonObject(props.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value)))),
             ["unet_config"] = JsonSerializer.SerializeToNode(cfg),
             ["config"] = configJson is null ? null : JsonNode.Parse(configJson),
+            ["training_run"] = source.Run?.ToJson(),
         };
     }
 
@@ -146,7 +148,9 @@ public static class ModelFolder
 
         sb.Append("## Metadata (ONNX metadata_props)\n\n| Key | Value |\n|---|---|\n");
         foreach (var (k, v) in card["metadata"]!.AsObject()) sb.Append(inv, $"| `{k}` | `{v!.GetValue<string>().Replace("|", "\\|", StringComparison.Ordinal)}` |\n");
-        sb.Append("\n## Training config\n\n```json\n");
+        sb.Append('\n');
+        if (card["training_run"] is JsonObject run) sb.Append(TrainingRun.Markdown(run));
+        sb.Append("## Training config\n\n```json\n");
         sb.Append(card["config"] is { } c ? c.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) : card["unet_config"]!.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         sb.Append("\n```\n");
         return sb.ToString();
