@@ -66,7 +66,7 @@ public static class Visuals
         string setting = e.Setting.ToString();
 
         LabelledGrid.Write(Path.Combine(outDir, "reverse-trajectory.png"), Strips.Arrange(xs, d, size), rows, columns, h, w,
-            $"Baseline reverse process x_t ({setting}); each column is after that many steps");
+            $"Baseline reverse process x_t ({setting}); columns = the timestep t the sample is at");
         LabelledGrid.Write(Path.Combine(outDir, "reverse-x0.png"), Strips.Arrange(x0s, d, size), rows, columns, h, w,
             "Baseline: the x_0 predicted at each step");
         AnimatedGif.Write(Path.Combine(outDir, "reverse.gif"), xs, 1, d, h, w);
