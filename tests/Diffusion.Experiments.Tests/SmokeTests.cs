@@ -4,7 +4,7 @@ using Xunit.Abstractions;
 
 namespace Diffusion.Experiments.Tests;
 
-/// <summary>The whole study end to end on a tiny matrix: two runs of a tiny U-Net on 256 MNIST images.</summary>
+/// <summary>The whole study end to end on a tiny matrix: runs of a tiny U-Net on 256 MNIST images (one of them diverges).</summary>
 public class SmokeTests(ITestOutputHelper output)
 {
     private static string TinyMatrix(string data) => $$"""
@@ -16,7 +16,10 @@ public class SmokeTests(ITestOutputHelper output)
         "timesteps": 50, "epochs": 1, "batch_size": 64, "lr": 0.003, "warmup_steps": 2, "ema_decay": 0.9, "seed": 1,
         "device": "cpu", "sample_every": 0, "checkpoint_every": 0, "sample_steps": 2, "samples_per_class": 1
       },
-      "variations": [ { "name": "linear", "factor": "noise schedule", "config": { "schedule": "linear" } } ],
+      "variations": [
+        { "name": "linear", "factor": "noise schedule", "config": { "schedule": "linear" } },
+        { "name": "diverge", "factor": "learning rate", "config": { "lr": 1e30, "grad_clip": 0.0 } }
+      ],
       "evaluation": { "per_class": 2, "steps": 3, "digits": [0, 7], "guidance_scales": [1, 3], "images_per_cell": 2, "trajectory_frames": 3, "batch": 32 }
     }
     """;
@@ -57,10 +60,15 @@ public class SmokeTests(ITestOutputHelper output)
             Assert.NotEmpty(r.GetProperty("loss_curve").EnumerateArray());
         }
         Assert.Null(json.RootElement.GetProperty("plan").GetProperty("budget").GetProperty("budget_seconds").GetString());
+        // a diverging run is reported as failed; the study goes on without it
+        var failed = json.RootElement.GetProperty("failed_runs").EnumerateArray().Single();
+        Assert.Equal("diverge", failed.GetProperty("name").GetString());
+        Assert.Contains("diverged", failed.GetProperty("error").GetString());
         string md = File.ReadAllText(dir["out/report.md"]);
         Assert.Contains("## Findings", md);
         Assert.Contains("`linear` (schedule = linear): judge accuracy", md);
         Assert.Contains("No budget", md);
+        Assert.Contains("- `diverge` (lr = 1e30, grad_clip = 0.0): Training diverged", md);
         Assert.Contains("![digit-7.png](digit-7.png)", md);
 
         // a second invocation on the same folder reads both runs back and rewrites the report

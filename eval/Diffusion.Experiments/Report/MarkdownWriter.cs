@@ -45,6 +45,11 @@ public static class MarkdownWriter
         }
 
         var e = r.Evaluation;
+        if (r.FailedRuns.Length > 0)
+        {
+            sb.Append("\nRuns that failed and are missing from every table and figure below (the same command retries them):\n\n");
+            foreach (var f in r.FailedRuns) sb.Append(Inv, $"- `{f.Name}` ({f.Change}): {f.Error}\n");
+        }
         sb.Append("\n## Metrics\n\n");
         sb.Append(Inv, $"Metric set per run: {e.PerClass} images per class, {e.Setting}, seed {e.Seed}, judged by the ML.NET judges in `{r.Judges}`. ");
         sb.Append(Inv, $"Real data: the main judge scores {Percent.Of(r.Real.Accuracy, 2)} on the {r.Real.TestCount:N0} test images");

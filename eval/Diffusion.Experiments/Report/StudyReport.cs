@@ -21,6 +21,12 @@ public sealed record RealSummary
     public double DiversityMean { get; init; }
 }
 
+/// <summary>A run that did not finish (e.g. its training diverged); the study went on without it.</summary>
+/// <param name="Name">Run name.</param>
+/// <param name="Change">Its change from the baseline.</param>
+/// <param name="Error">What went wrong.</param>
+public sealed record FailedRun(string Name, string Change, string Error);
+
 /// <summary>Everything the study measured (<c>report.json</c>); <c>report.md</c> is rendered from it.</summary>
 public sealed record StudyReport
 {
@@ -46,6 +52,8 @@ public sealed record StudyReport
     public double Seconds { get; init; }
     /// <summary>Runs read back from an earlier invocation.</summary>
     public string[] ReusedRuns { get; init; } = [];
+    /// <summary>Runs that failed in this invocation (run the command again to retry them).</summary>
+    public FailedRun[] FailedRuns { get; init; } = [];
     /// <summary>Evaluation settings.</summary>
     public EvaluationSettings Evaluation { get; init; } = new();
     /// <summary>The real data.</summary>

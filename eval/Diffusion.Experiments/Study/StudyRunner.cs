@@ -102,6 +102,7 @@ public static class StudyRunner
         var ctx = new StudyContext(outDir, evaluation, judges, real, o.Threads, log);
         var results = new List<RunResult>();
         var reused = new List<string>();
+        var failed = new List<FailedRun>();
         foreach (var (spec, i) in runs.Select((r, i) => (r, i)))
         {
             ct.ThrowIfCancellationRequested();
@@ -109,7 +110,16 @@ public static class StudyRunner
             log.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"[{i + 1}/{runs.Count}] {spec.Name} ({(spec.IsBaseline ? "baseline" : spec.Change)}): {allocation.Epochs} epoch(s) of {(allocation.MaxTrainImages > 0 ? allocation.MaxTrainImages : allocation.ImagesSeen / allocation.Epochs):N0} images, " +
                 $"estimated {(allocation.TrainSeconds + allocation.EvalSeconds) / 60:F1} min"));
-            var (result, wasReused) = RunExecutor.Execute(spec, allocation, ctx, ct);
+            RunResult result;
+            bool wasReused;
+            try { (result, wasReused) = RunExecutor.Execute(spec, allocation, ctx, ct); }
+            catch (InvalidOperationException e) when (!spec.IsBaseline)
+            {
+                // e.g. a diverged training run: the study goes on without it, and the report says so
+                log.WriteLine($"  {spec.Name} failed: {e.Message}");
+                failed.Add(new FailedRun(spec.Name, spec.Change, e.Message));
+                continue;
+            }
             if (wasReused) reused.Add(spec.Name);
             results.Add(result);
             log.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -118,7 +128,7 @@ public static class StudyRunner
         }
 
         log.WriteLine("writing the report");
-        var report = WriteReport(o, matrix, plan, evaluation, judgeFolder, real, results, reused, test, baseline.Data, threads, clock);
+        var report = WriteReport(o, matrix, plan, evaluation, judgeFolder, real, results, reused, failed, test, baseline.Data, threads, clock);
         log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"report -> {Path.Combine(outDir, "report.md")} ({clock.Elapsed.TotalMinutes:F1} min)"));
         return (report, plan);
     }
@@ -163,7 +173,7 @@ public static class StudyRunner
     }
 
     private static StudyReport WriteReport(StudyOptions o, ExperimentMatrix matrix, StudyPlan plan, EvaluationSettings evaluation, string judgeFolder,
-        RealReference real, IReadOnlyList<RunResult> results, IReadOnlyList<string> reused, IdxDataset test, string dataFolder, int threads, Stopwatch clock)
+        RealReference real, IReadOnlyList<RunResult> results, IReadOnlyList<string> reused, IReadOnlyList<FailedRun> failed, IdxDataset test, string dataFolder, int threads, Stopwatch clock)
     {
         string outDir = o.OutDir;
         var files = new List<string>();
@@ -181,7 +191,7 @@ public static class StudyRunner
         {
             CreatedUtc = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture), Command = o.Command, Machine = Machine.Describe(),
             Matrix = matrix.Source, MatrixSha256 = matrix.Sha256, Description = matrix.Description, Threads = threads, Judges = judgeFolder, Plan = plan,
-            Seconds = Math.Round(clock.Elapsed.TotalSeconds, 1), ReusedRuns = reused.ToArray(), Evaluation = evaluation,
+            Seconds = Math.Round(clock.Elapsed.TotalSeconds, 1), ReusedRuns = reused.ToArray(), FailedRuns = failed.ToArray(), Evaluation = evaluation,
             Real = new RealSummary
             {
                 TestCount = real.Test.Count, Accuracy = real.TestCnnMetrics.Accuracy, LightGbmAccuracy = real.TestLightGbmMetrics?.Accuracy,
