@@ -14,7 +14,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1
 export DOTNET_NOLOGO=1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup torchsharp data build train bench-train export generate pack-runtime sample train-classifier export-classifier judges eval gate test bench bench-quick clean
+.PHONY: help setup torchsharp data build train bench-train export generate pack-runtime sample train-classifier export-classifier judges eval gate experiments test bench bench-quick clean
 
 help: ## list the targets
 	@echo "Diffusion pipeline. First: 'make setup', then 'make train export'; tests: 'make test'."
@@ -64,6 +64,9 @@ eval: data ## quality report of a model (default models/mnist) or IDX pair into 
 
 gate: data ## accuracy gate: seeded digits from models/mnist judged by the ML.NET judge (default >= 99%); ARGS passes flags
 	dotnet run --project eval/Diffusion.Eval $(RUN_FLAGS) -- gate $(ARGS)
+
+experiments: torchsharp data ## one-factor study (configs/experiments.json): train, export, judge every run; report in reports/experiments/; ARGS e.g. '--budget-minutes 55'
+	$(TS_DOTNET) run --project eval/Diffusion.Experiments $(RUN_FLAGS) -- experiments $(ARGS)
 
 test: torchsharp data ## run every test project
 	$(TS_DOTNET) build Pipeline.sln $(DOTNET_FLAGS)

@@ -71,8 +71,16 @@ public static class ExportCommand
         return 0;
     }
 
-    /// <summary>Loads the checkpoint (refusing missing, corrupt or foreign files before anything is written) and writes the folder.</summary>
-    private static ExportResult Export(string checkpointPath, string? outDir, int opset, bool ema)
+    /// <summary>
+    /// Loads the checkpoint (refusing missing, corrupt or foreign files before anything is written) and writes the
+    /// model folder (<see cref="ModelFolder.Write"/>): what the <c>export</c> command does, for in-process callers.
+    /// </summary>
+    /// <param name="checkpointPath">Checkpoint file.</param>
+    /// <param name="outDir">Output folder, or null for <c>models/&lt;run name&gt;</c>.</param>
+    /// <param name="opset">ONNX opset.</param>
+    /// <param name="ema">Export the EMA weights (default) or the raw ones.</param>
+    /// <exception cref="InvalidInputException">Missing, corrupt or foreign checkpoint.</exception>
+    public static ExportResult Export(string checkpointPath, string? outDir, int opset = OnnxOpset.Default, bool ema = true)
     {
         using var ck = Checkpoint.Load(checkpointPath);
         string name = ck.Config.Name;

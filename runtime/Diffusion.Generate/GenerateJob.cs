@@ -98,24 +98,9 @@ public static class GenerateJob
     // The forward process q(x_t | x_0) of the first test image of each class, at evenly spaced t (Ho et al. eq. 4).
     private static IEnumerable<string> WriteForward(NoiseSchedule schedule, IdxDataset data, int[] classes, GenerateSettings s, string outDir)
     {
-        int h = data.Height, w = data.Width, size = h * w, T = schedule.T;
-        var x0 = new float[classes.Length * size];
-        for (int k = 0; k < classes.Length; k++)
-        {
-            int index = Array.IndexOf(data.Labels.Data, (byte)classes[k]);
-            if (index < 0) throw new InvalidInputException($"--forward-from {s.ForwardFrom}: no test image of class {classes[k]}.");
-            Pixels.ToModel(data.Images.Data.AsSpan(index * size, size), x0.AsSpan(k * size, size));
-        }
-        var eps = new float[x0.Length];
-        GaussianNoise.FillBatch(s.Seed, 0, 0, size, eps);
-        var frames = new List<float[]> { x0 };
-        for (int f = 1; f <= s.Frames; f++)
-        {
-            int t = (int)Math.Round((double)(T - 1) * f / s.Frames);
-            var xt = new float[x0.Length];
-            Prediction.QSample(schedule, t, x0, eps, xt);
-            frames.Add(xt);
-        }
+        int h = data.Height, w = data.Width, size = h * w;
+        var x0 = ProcessFrames.FirstOfEachClass(data, classes, $"--forward-from {s.ForwardFrom}");
+        var frames = ProcessFrames.Forward(schedule, x0, size, s.Seed, ProcessFrames.EvenlySpaced(schedule.T, s.Frames));
         yield return Write(Path.Combine(outDir, "forward.png"), p => PngGrid.Write(p, Strips.Arrange(frames, classes.Length, size), classes.Length, frames.Count, h, w, 2, 2));
         yield return Write(Path.Combine(outDir, "forward.gif"), p => AnimatedGif.Write(p, frames, 1, classes.Length, h, w));
     }

@@ -30,14 +30,7 @@ public static class TrainCli
         var root = new RootCommand("Class-conditional DDPM trainer (TorchSharp).");
         root.Subcommands.Add(BuildTrain(stdout, stderr, cancel));
         root.Subcommands.Add(BuildBench(stdout, stderr));
-        var parse = root.Parse(args);
-        if (parse.Errors.Count > 0)
-        {
-            foreach (var e in parse.Errors) stderr.WriteLine($"error: {e.Message}");
-            stderr.WriteLine("Run with --help for the options.");
-            return InvalidInputException.ExitCode;
-        }
-        return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = true, ProcessTerminationTimeout = null });
+        return CommandLineHost.Invoke(root, args, stdout, stderr);
     }
 
     private static Command BuildTrain(TextWriter stdout, TextWriter stderr, CancellationToken cancel)

@@ -32,6 +32,8 @@ public sealed record TrainOptions
     public ConsoleMode Console { get; init; } = ConsoleMode.Auto;
     /// <summary>Writer for console output (default stdout).</summary>
     public TextWriter? Output { get; init; }
+    /// <summary>Called after every optimizer step with the step count (1-based) and that step's batch loss (per-step loss curves).</summary>
+    public Action<long, double>? OnStep { get; init; }
 }
 
 /// <summary>What a training invocation did.</summary>
@@ -158,7 +160,7 @@ public sealed class DiffusionTrainer : IDisposable
             // --force starts over: drop the previous run's outputs so they do not mix with the new ones
             foreach (var sub in new[] { "checkpoints", "samples", "tb" })
                 if (Directory.Exists(Path.Combine(RunDir, sub))) Directory.Delete(Path.Combine(RunDir, sub), recursive: true);
-            File.Delete(Path.Combine(RunDir, "log.jsonl"));
+            if (File.Exists(Path.Combine(RunDir, "log.jsonl"))) File.Delete(Path.Combine(RunDir, "log.jsonl")); // (File.Delete throws when the folder is missing)
         }
         Directory.CreateDirectory(CheckpointDir);
         Directory.CreateDirectory(Path.Combine(RunDir, "samples"));
@@ -251,6 +253,7 @@ public sealed class DiffusionTrainer : IDisposable
                     }
                     if (!double.IsFinite(loss)) throw new InvalidOperationException($"Training diverged: loss {loss} at step {step}; lower lr or enable grad_clip.");
                     step++;
+                    _options.OnStep?.Invoke(step, loss);
                     lossSum += loss; lossCount++;
                     progress.Report(step, epoch + 1, lossSum / lossCount, lr, images / Math.Max(sw.Elapsed.TotalSeconds, 1e-9));
                 }

@@ -1,0 +1,6 @@
+using Diffusion.Experiments;
+using Diffusion.Train.Cli;
+
+// Ctrl+C once: finish the current training step, save a resumable checkpoint and exit; twice: exit at once.
+using var cts = CommandLineHost.CancelOnCtrlC();
+return ExperimentsCli.Run(args, cancel: cts.Token);
