@@ -3,6 +3,7 @@ using System.Globalization;
 using Diffusion.Eval;
 using Diffusion.Eval.Evaluation;
 using Diffusion.Eval.Judges;
+using Diffusion.Eval.Report;
 using Diffusion.Runtime;
 using Diffusion.Runtime.Samplers;
 using Spectre.Console;
@@ -125,10 +126,11 @@ public static class Cli
         var steps = new Option<string>("--sweep-steps") { Description = "comma-separated step counts", DefaultValueFactory = _ => string.Join(",", Sweep.DefaultSteps) };
         var sweepPerClass = new Option<int>("--sweep-per-class") { Description = "images per class in each sweep setting", DefaultValueFactory = _ => 20 };
         var outDir = new Option<string?>("--out") { Description = "report folder (default reports/<dataset>-<UTC time>)" };
+        var card = new Option<string?>("--card") { Description = "also write the headline numbers into this model card's Quality section (e.g. models/mnist/model-card.md)" };
         var s = SamplingOptions.Create();
         var cmd = new Command("report", "Judge generated (or IDX) images and write a JSON + Markdown + PNG report")
         {
-            model, images, labels, judges, dataset, data, perClass, denoise, noSweep, scales, steps, sweepPerClass, outDir,
+            model, images, labels, judges, dataset, data, perClass, denoise, noSweep, scales, steps, sweepPerClass, outDir, card,
         };
         s.AddTo(cmd);
         cmd.SetAction(pr =>
@@ -145,6 +147,8 @@ public static class Cli
                 SweepPerClass = pr.GetValue(sweepPerClass), Out = pr.GetValue(outDir),
                 Command = CommandLine("eval", args),
             };
+            string? cardPath = pr.GetValue(card);
+            if (cardPath is not null && !File.Exists(cardPath)) throw new InvalidInputException($"--card {cardPath}: not found; export the model first (make export).");
             var (report, folder) = EvalRunner.Run(o, Log);
             var m = report.Metrics;
             var table = new Table().AddColumns("metric", "evaluated", "real data");
@@ -154,6 +158,11 @@ public static class Cli
             table.AddRow("diversity", m.DiversityMean.ToString("F3", Inv), report.Real.DiversityMean.ToString("F3", Inv));
             AnsiConsole.Write(table);
             Log($"report: {Path.Combine(folder, "report.md")} ({report.Seconds.ToString("F0", Inv)} s)");
+            if (cardPath is not null)
+            {
+                ModelCardSection.Update(cardPath, report, Path.GetRelativePath(Directory.GetCurrentDirectory(), folder));
+                Log($"card: {cardPath} (Quality section)");
+            }
             return 0;
         });
         return cmd;
