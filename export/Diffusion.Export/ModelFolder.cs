@@ -149,7 +149,7 @@ public static class ModelFolder
         sb.Append("## Metadata (ONNX metadata_props)\n\n| Key | Value |\n|---|---|\n");
         foreach (var (k, v) in card["metadata"]!.AsObject()) sb.Append(inv, $"| `{k}` | `{v!.GetValue<string>().Replace("|", "\\|", StringComparison.Ordinal)}` |\n");
         sb.Append('\n');
-        if (card["training_run"] is JsonObject run) sb.Append(TrainingRun.Markdown(run));
+        if (card["training_run"] is JsonObject run) sb.Append(TrainingRun.Markdown(run, card["name"]!.GetValue<string>()));
         sb.Append("## Training config\n\n```json\n");
         sb.Append(card["config"] is { } c ? c.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) : card["unet_config"]!.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         sb.Append("\n```\n");
