@@ -45,7 +45,7 @@ public sealed record BenchSettings
     /// <summary>Batch sizes of the thread-scaling benchmark.</summary>
     public int[] ThreadBatches { get; init; } = [1, 64];
     /// <summary>Batch sizes of the graph-variant benchmark.</summary>
-    public int[] VariantBatches { get; init; } = [64, 256];
+    public int[] VariantBatches { get; init; } = [64];
     /// <summary>Folder the graph variants are exported to.</summary>
     public string VariantsDir { get; init; } = "out/bench-variants";
     /// <summary>Images generated end to end (100 per class for 1,000).</summary>
@@ -56,7 +56,7 @@ public sealed record BenchSettings
     /// </summary>
     public int GenerateBatch { get; init; } = 32;
     /// <summary>Batch sizes of the generation tuning benchmark (DPM-Solver++ 20).</summary>
-    public int[] TuningBatches { get; init; } = [32, 125];
+    public int[] TuningBatches { get; init; } = [125];
     /// <summary>Guidance scale of the end-to-end benchmark (not 1, so unet-guided.onnx runs).</summary>
     public float GuidanceScale { get; init; } = 3f;
     /// <summary>Samplers of the end-to-end benchmark (DDPM at T is benchmarked separately: one iteration).</summary>

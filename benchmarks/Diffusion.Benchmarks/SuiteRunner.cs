@@ -173,7 +173,9 @@ public static class SuiteRunner
             (Suite.Quick, false) => Job.Default.WithLaunchCount(1).WithWarmupCount(2).WithIterationCount(5).WithIterationTime(Perfolizer.Horology.TimeInterval.FromMilliseconds(250)),
             _ => Job.Default.WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(15),
         };
-        job = job.WithToolchain(InProcessEmitToolchain.Instance).WithId(suite.ToString());
+        // The in-process toolchain stops a case after 5 minutes by default; DDPM at T = 1000 on the full suite's 100
+        // digits takes about 3.5 minutes of measurement plus setup, which crossed it once here. An hour is the bound.
+        job = job.WithToolchain(new InProcessEmitToolchain(TimeSpan.FromHours(1), logOutput: true)).WithId(suite.ToString());
         return ManualConfig.CreateEmpty()
             .AddJob(job)
             .AddDiagnoser(MemoryDiagnoser.Default)
