@@ -95,18 +95,7 @@ public sealed class LightGbmJudge : IJudge
     /// <exception cref="InvalidInputException">Missing file or not a LightGBM judge.</exception>
     public static LightGbmJudge Load(string zipPath)
     {
-        if (!File.Exists(zipPath)) throw new InvalidInputException($"LightGBM judge not found: {zipPath} (train it with 'make judges').");
-        var ml = new MLContext(seed: 0);
-        ITransformer model; DataViewSchema schema;
-        try
-        {
-            using var fs = File.OpenRead(zipPath);
-            model = ml.Model.Load(fs, out schema);
-        }
-        catch (Exception e) when (e is not InvalidInputException)
-        {
-            throw new InvalidInputException($"{zipPath} is not an ML.NET model file ({e.GetType().Name}: {e.Message}).", e);
-        }
+        var (ml, model, schema) = MlNetZip.Load(zipPath, $"LightGBM judge not found: {zipPath} (train it with 'make judges').");
         if (schema.GetColumnOrNull(PixelsColumn)?.Type is not VectorDataViewType { Size: > 0 }
             || model.GetOutputSchema(schema).GetColumnOrNull(ScoreColumn)?.Type is not VectorDataViewType { Size: > 1 })
             throw new InvalidInputException($"{zipPath}: not a LightGBM judge (expected a '{PixelsColumn}' pixel vector in and a '{ScoreColumn}' vector out).");

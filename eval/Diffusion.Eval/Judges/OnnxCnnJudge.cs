@@ -83,18 +83,7 @@ public sealed class OnnxCnnJudge : IJudge
     /// <exception cref="InvalidInputException">Missing file, not an ML.NET model, or not a judge pipeline.</exception>
     public static OnnxCnnJudge Load(string zipPath)
     {
-        if (!File.Exists(zipPath)) throw new InvalidInputException($"ML.NET judge not found: {zipPath} (build it with 'make judges').");
-        var ml = new MLContext(seed: 0);
-        ITransformer model; DataViewSchema schema;
-        try
-        {
-            using var fs = File.OpenRead(zipPath);
-            model = ml.Model.Load(fs, out schema);
-        }
-        catch (Exception e) when (e is not InvalidInputException)
-        {
-            throw new InvalidInputException($"{zipPath} is not an ML.NET model file ({e.GetType().Name}: {e.Message}).", e);
-        }
+        var (ml, model, schema) = MlNetZip.Load(zipPath, $"ML.NET judge not found: {zipPath} (build it with 'make judges').");
         var col = schema.GetColumnOrNull(ImageColumn);
         if (col is null || col.Value.Type is not VectorDataViewType v || v.Dimensions.Length != 3)
             throw new InvalidInputException($"{zipPath}: ML.NET model has no '{ImageColumn}' input of shape [1, H, W]; is it a judge built by 'eval judge'?");
