@@ -17,12 +17,16 @@ public sealed record AllocationPoint(string Sampler, int Steps, long Bytes);
 /// <param name="BytesAtZeroSteps">Intercept of that sampler's line: the per-call constant.</param>
 /// <param name="RunCalls">Bound model calls timed for <see cref="BytesPerRun"/>.</param>
 /// <param name="BytesPerRun">Managed bytes per bound model call (batch 1), averaged over <see cref="RunCalls"/>.</param>
+/// <param name="DataParallelBatch">Batch of the data-parallel per-call figure (0 when not measured: one thread).</param>
+/// <param name="BytesPerDataParallelRun">Managed bytes per data-parallel model call (all threads), averaged over <see cref="RunCalls"/>.</param>
 public sealed record AllocationReport(
     [property: JsonPropertyName("points")] IReadOnlyList<AllocationPoint> Points,
     [property: JsonPropertyName("bytes_per_step")] double BytesPerStep,
     [property: JsonPropertyName("bytes_at_zero_steps")] double BytesAtZeroSteps,
     [property: JsonPropertyName("run_calls")] int RunCalls,
-    [property: JsonPropertyName("bytes_per_run")] double BytesPerRun);
+    [property: JsonPropertyName("bytes_per_run")] double BytesPerRun,
+    [property: JsonPropertyName("data_parallel_batch")] int DataParallelBatch = 0,
+    [property: JsonPropertyName("bytes_per_data_parallel_run")] double BytesPerDataParallelRun = 0);
 
 /// <summary>
 /// Explicit per-step allocation measurement, outside BenchmarkDotNet: bytes allocated by a guided batch-1
@@ -75,7 +79,21 @@ public static class AllocationProbe
         long start = GC.GetTotalAllocatedBytes(precise: true);
         for (int i = 0; i < runCalls; i++) batch.Run();
         double perRun = (GC.GetTotalAllocatedBytes(precise: true) - start) / (double)runCalls;
-        return new AllocationReport(points, slope, intercept, runCalls, perRun);
+
+        // a data-parallel batch (its worker threads included: the count covers every thread)
+        int dpBatch = 0;
+        double perDpRun = 0;
+        if (model.ParallelismFor(64) == CpuParallelism.DataParallel)
+        {
+            dpBatch = 64;
+            using var dp = model.CreateBatch(dpBatch);
+            dp.Scale.Fill(3f);
+            for (int i = 0; i < 5; i++) dp.Run();
+            long dpStart = GC.GetTotalAllocatedBytes(precise: true);
+            for (int i = 0; i < runCalls; i++) dp.Run();
+            perDpRun = (GC.GetTotalAllocatedBytes(precise: true) - dpStart) / (double)runCalls;
+        }
+        return new AllocationReport(points, slope, intercept, runCalls, perRun, dpBatch, perDpRun);
     }
 
     /// <summary>Least-squares line bytes = a * steps + b.</summary>

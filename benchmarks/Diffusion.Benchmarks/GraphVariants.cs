@@ -39,6 +39,12 @@ public enum GraphVariant
     /// of norm2 go through BatchNormalization on the [1, N*C, H, W] view.
     /// </summary>
     LayerNormBn,
+    /// <summary>
+    /// The exporter's InstanceNormalization GroupNorm with norm2's affine folded into the scale-shift as in
+    /// <see cref="LayerNormFolded"/>: the fold without changing the normalisation kernel (which is fast on one thread,
+    /// as data-parallel batches run it).
+    /// </summary>
+    Folded,
 }
 
 /// <summary>Exports the U-Net in each <see cref="GraphVariant"/> by swapping emitters (the exporter's registry is open for that).</summary>
@@ -57,6 +63,10 @@ public static class GraphVariants
         {
             Emitters = EmitterRegistry.CreateDefault().Add(new LayerNormGroupNormEmitter { SplitAffineOf = ".norm2", AffineWithBatchNorm = true })
                 .Add(new FoldedResBlockEmitter { AffineWithBatchNorm = true }),
+        },
+        GraphVariant.Folded => new ExportOptions
+        {
+            Emitters = EmitterRegistry.CreateDefault().Add(new LayerNormGroupNormEmitter { SplitAffineOf = ".norm2", WithInstanceNorm = true }).Add(new FoldedResBlockEmitter()),
         },
         GraphVariant.Moments => new ExportOptions
         {
@@ -95,6 +105,9 @@ public sealed class LayerNormGroupNormEmitter : ModuleEmitter<GroupNorm>
     /// <summary>Apply the per-channel affine with one BatchNormalization node instead of Mul and Add.</summary>
     public bool AffineWithBatchNorm { get; init; }
 
+    /// <summary>Normalise with InstanceNormalization over [N, G, K] (the exporter's kernel) instead of LayerNormalization.</summary>
+    public bool WithInstanceNorm { get; init; }
+
     /// <inheritdoc/>
     protected override GraphValue[] Emit(EmitScope s, GroupNorm m, GraphValue[] inputs)
     {
@@ -103,12 +116,12 @@ public sealed class LayerNormGroupNormEmitter : ModuleEmitter<GroupNorm>
         long groups = m.num_groups, c = x[1].Size, k = c / groups * x.Shape.Skip(2).Aggregate(1L, (p, d) => p * d.Size);
         if (AffineWithBatchNorm && !(SplitAffineOf is not null && s.Path.EndsWith(SplitAffineOf, StringComparison.Ordinal)))
         {
-            var n = Normalize(g, x, groups, k, (float)m.eps);
+            var n = Normalize(g, x, groups, k, (float)m.eps, WithInstanceNorm);
             var wc = s.Parameter("weight");
             var bc = s.Parameter("bias");
             return [Affine.BatchNorm(g, n, wc, bc, g.Constant(new float[c], c), g.Constant(Enumerable.Repeat(1f, (int)c).ToArray(), c))];
         }
-        var h = Normalize(g, x, groups, k, (float)m.eps);
+        var h = Normalize(g, x, groups, k, (float)m.eps, WithInstanceNorm);
         long[] perChannel = [c, .. Enumerable.Repeat(1L, x.Rank - 2)];
         var w = s.Parameter("weight", perChannel);
         var b = s.Parameter("bias", perChannel);
@@ -118,10 +131,12 @@ public sealed class LayerNormGroupNormEmitter : ModuleEmitter<GroupNorm>
 
     // Reshape [N, C, ...] to [N, G, K], LayerNormalization over K (unit scale; ONNX Runtime 1.31 crashes on an
     // explicit empty bias input, so none is given), Reshape back.
-    private static GraphValue Normalize(GraphBuilder g, GraphValue x, long groups, long k, float eps)
+    private static GraphValue Normalize(GraphBuilder g, GraphValue x, long groups, long k, float eps, bool instanceNorm)
     {
         var grouped = g.Reshape(x, 0, groups, -1);
-        var normed = g.AddNode("LayerNormalization", [grouped, g.Constant(Enumerable.Repeat(1f, (int)k).ToArray(), k)],
+        var normed = instanceNorm
+            ? g.InstanceNormalization(grouped, g.Constant(Enumerable.Repeat(1f, (int)groups).ToArray(), groups), g.Constant(new float[groups], groups), eps)
+            : g.AddNode("LayerNormalization", [grouped, g.Constant(Enumerable.Repeat(1f, (int)k).ToArray(), k)],
             [(grouped.Type, grouped.Shape)], MakeAttribute("axis", -1L), MakeAttribute("epsilon", eps))[0];
         return g.Reshape(normed, [0, .. x.Shape.Skip(1).Select(d => d.Size)]);
     }

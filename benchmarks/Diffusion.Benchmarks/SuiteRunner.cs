@@ -52,7 +52,7 @@ public static class SuiteRunner
     /// <summary>Benchmark classes in the order they run.</summary>
     public static readonly Type[] Classes =
     [
-        typeof(PeakBenchmarks), typeof(StepBenchmarks), typeof(VariantBenchmarks), typeof(ThreadBenchmarks), typeof(SpinningBenchmarks), typeof(OverheadBenchmarks),
+        typeof(PeakBenchmarks), typeof(StepBenchmarks), typeof(ParallelismBenchmarks), typeof(VariantBenchmarks), typeof(ThreadBenchmarks), typeof(SpinningBenchmarks), typeof(OverheadBenchmarks),
         typeof(AllocationBenchmarks), typeof(GenerateBenchmarks), typeof(GenerateTuningBenchmarks), typeof(DdpmGenerateBenchmarks),
     ];
 
@@ -147,7 +147,7 @@ public static class SuiteRunner
         // the smoke run proves that every kind of benchmark runs; thread scaling and graph variants repeat the step benchmark
         var all = Classes.Where(t => (t != typeof(DdpmGenerateBenchmarks) || s.DdpmSteps > 0)
             && (s.Suite != Suite.Quick || t != typeof(SpinningBenchmarks))
-            && (s.Suite != Suite.Smoke || (t != typeof(ThreadBenchmarks) && t != typeof(SpinningBenchmarks) && t != typeof(VariantBenchmarks) && t != typeof(GenerateTuningBenchmarks)))).ToArray();
+            && (s.Suite != Suite.Smoke || (t != typeof(ThreadBenchmarks) && t != typeof(SpinningBenchmarks) && t != typeof(VariantBenchmarks) && t != typeof(ParallelismBenchmarks) && t != typeof(GenerateTuningBenchmarks)))).ToArray();
         if (filter.Count == 0) return all;
         var chosen = all.Where(t => filter.Any(f => t.Name.StartsWith(f, StringComparison.OrdinalIgnoreCase))).ToArray();
         var unknown = filter.Where(f => !Classes.Any(t => t.Name.StartsWith(f, StringComparison.OrdinalIgnoreCase))

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Diffusion.Runtime;
+using Diffusion.Runtime.Onnx;
 
 namespace Diffusion.Benchmarks;
 
@@ -42,6 +43,7 @@ public static class SummaryWriter
         Threads(sb, r);
         Spinning(sb, r);
         Gemm(sb, r, peak);
+        Parallelism(sb, r);
         Variants(sb, r);
         return sb.ToString();
     }
@@ -56,7 +58,7 @@ public static class SummaryWriter
         sb.Append(Inv, $"| Memory, OS | {i.MemoryGiB:F1} GiB, {i.Os} |\n");
         sb.Append(Inv, $"| Software | {i.Dotnet}, ONNX Runtime {i.OnnxRuntime}, TorchSharp {i.TorchSharp}{(r.Host is { } b ? $", BenchmarkDotNet {b.BenchmarkDotNet}" : "")} |\n");
         sb.Append(Inv, $"| Load average (1/5/15 min) | before {i.LoadBefore}, after {i.LoadAfter} (2 cores: load above 2 means other processes were competing) |\n");
-        sb.Append(Inv, $"| Threads | {i.Threads} (\"all cores\": ONNX Runtime intra-op threads and torch.set_num_threads) |\n");
+        sb.Append(Inv, $"| Threads | {i.Threads} (\"all cores\": torch.set_num_threads; ONNX Runtime as the runtime runs by default: one single-threaded session per thread for batches of at least {RuntimeOptions.AutoMinRowsPerWorker * i.Threads} U-Net rows (data-parallel, calls of {RuntimeOptions.DefaultChunkRows} rows), else one session with {i.Threads} intra-op threads) |\n");
         sb.Append(Inv, $"| Model | `{i.ModelDir}`: {(i.Trained ? "trained" : "freshly initialised (untrained; weights do not change speed)")} `{i.Architecture}` U-Net, T = {i.Timesteps} |\n");
         sb.Append(Inv, $"| FLOPs per image | {i.UnetFlopsPerImage / 1e6:F1} M (unet.onnx), {i.GuidedFlopsPerImage / 1e6:F1} M (unet-guided.onnx, two U-Net passes); convolutions and matrix products from the exported graph (Diffusion.Onnx FlopCounter), 2 per multiply-accumulate |\n");
         sb.Append(Inv, $"| Same weights in both engines | max abs difference TorchSharp vs ONNX Runtime on a batch of 3: {i.ParityUnet:E1} (unet), {i.ParityGuided:E1} (guided) |\n\n");
@@ -98,8 +100,9 @@ public static class SummaryWriter
         string allocText = "-";
         if (i.Allocation is { } a)
         {
-            flat = a.BytesPerStep <= BytesPerStepTarget && a.BytesPerRun <= BytesPerStepTarget;
+            flat = a.BytesPerStep <= BytesPerStepTarget && a.BytesPerRun <= BytesPerStepTarget && a.BytesPerDataParallelRun <= BytesPerStepTarget;
             allocText = string.Create(Inv, $"{a.BytesPerStep:F1} B per step (largest slope over DDIM, DPM-Solver++, DDPM at {string.Join("/", a.Points.Select(p => p.Steps).Distinct())} steps), {a.BytesPerRun:F1} B per bound model call");
+            if (a.DataParallelBatch > 0) allocText += string.Create(Inv, $", {a.BytesPerDataParallelRun:F1} B per data-parallel call (batch {a.DataParallelBatch}, all threads)");
         }
         sb.Append(Inv, $"| No managed allocation per step beyond a small constant (<= {BytesPerStepTarget:F0} B/step) | {allocText} | {Yes(flat)} |\n");
 
@@ -140,7 +143,7 @@ public static class SummaryWriter
     }
 
     private static string ModeName(string method) => method == "GenerateConcurrent"
-        ? "one request per core, concurrently, on a one-thread session" : "one request, intra-op threads = all cores";
+        ? "one request per core, concurrently, on a one-thread session" : "one request, all cores (the runtime's default)";
 
     private static void Step(StringBuilder sb, BenchResults r, double? peak)
     {
@@ -148,7 +151,8 @@ public static class SummaryWriter
         if (batches.Count == 0) return;
         var i = r.Info;
         sb.Append("### One denoising step (one model call), per image\n\n");
-        sb.Append("TorchSharp eager (eval, no_grad) runs the weights of unet.onnx; the guided step runs the U-Net once on the doubled batch in both engines.\n\n");
+        sb.Append("TorchSharp eager (eval, no_grad) runs the weights of unet.onnx; the guided step runs the U-Net once on the doubled batch in both engines. ");
+        sb.Append(Inv, $"ONNX Runtime runs as the runtime does by default (`CpuParallelism.Auto`): batches of at least {RuntimeOptions.AutoMinRowsPerWorker * i.Threads} U-Net rows data-parallel (guided: 2 rows per image), smaller ones on one session with intra-op threads.\n\n");
         sb.Append("| Batch | TorchSharp unet ms/img | ORT unet.onnx ms/img | ORT speed-up | TorchSharp guided ms/img | ORT unet-guided.onnx ms/img | ORT speed-up | ORT unet GFLOP/s | of GEMM peak |\n");
         sb.Append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         foreach (int b in batches)
@@ -247,7 +251,9 @@ public static class SummaryWriter
             foreach (var g in a.Points.GroupBy(p => p.Sampler))
                 sb.Append(Inv, $"| {g.Key} | ").Append(string.Join(" | ", steps.Select(s => g.FirstOrDefault(p => p.Steps == s)?.Bytes.ToString(Inv) ?? "-"))).Append(" |\n");
             sb.Append(Inv, $"\nLargest least-squares slope {a.BytesPerStep:F2} B per step (intercept {a.BytesAtZeroSteps:F0} B: the result, the image, the per-batch buffers); ");
-            sb.Append(Inv, $"{a.BytesPerRun:F2} B per bound model call over {a.RunCalls} calls. ");
+            sb.Append(Inv, $"{a.BytesPerRun:F2} B per bound model call over {a.RunCalls} calls");
+            if (a.DataParallelBatch > 0) sb.Append(Inv, $" ({a.BytesPerDataParallelRun:F2} B per data-parallel call at batch {a.DataParallelBatch}, worker threads included)");
+            sb.Append(". ");
             sb.Append("What grows with the step count is the timestep lists each generation makes once (4 bytes per step), not the step loop.\n\n");
         }
     }
@@ -296,11 +302,30 @@ public static class SummaryWriter
         sb.Append('\n');
     }
 
+    private static void Parallelism(StringBuilder sb, BenchResults r)
+    {
+        var rows = r.Of("ParallelismBenchmarks").ToList();
+        if (rows.Count == 0) return;
+        sb.Append(Inv, $"### What was tried: how a call uses the {r.Info.Threads} cores (ONNX Runtime, release graphs)\n\n");
+        sb.Append("IntraOp: one session, each operator split over all threads (ONNX Runtime's thread pool; what the runtime did before). ");
+        sb.Append("DataParallelN: one single-threaded session per thread, each running its contiguous share of the batch in calls of N U-Net rows (Whole: the share in one call). ");
+        sb.Append("Speed-up is against IntraOp at the same batch; the outputs are identical (a test checks bit-for-bit equality).\n\n");
+        sb.Append("| Graph | Mode | Batch | Median ms | ms/img | Speed-up |\n|---|---|---:|---:|---:|---:|\n");
+        foreach (var (method, graph) in new[] { ("OrtUnet", "unet.onnx"), ("OrtGuided", "unet-guided.onnx") })
+            foreach (var x in rows.Where(x => x.Method == method).OrderBy(x => x.Int("Batch")).ThenBy(x => Enum.Parse<CallMode>(x.Parameters["Mode"])))
+            {
+                int b = x.Int("Batch");
+                var baseline = r.Find("ParallelismBenchmarks", method, ("Mode", nameof(CallMode.IntraOp)), ("Batch", b));
+                sb.Append(Inv, $"| {graph} | {x.Parameters["Mode"]} | {b} | {x.MedianNs / 1e6:F2} | {x.MedianNs / 1e6 / b:F3} | {(baseline is null ? "-" : (baseline.MedianNs / x.MedianNs).ToString("F2", Inv) + "x")} |\n");
+            }
+        sb.Append('\n');
+    }
+
     private static void Variants(StringBuilder sb, BenchResults r)
     {
         var rows = r.Of("VariantBenchmarks").ToList();
         if (rows.Count == 0) return;
-        sb.Append("### What was tried: graph forms and optimization levels (ONNX Runtime, unet.onnx, all cores)\n\n");
+        sb.Append("### What was tried: graph forms and optimization levels (ONNX Runtime, unet.onnx, all cores, the runtime's default parallelism)\n\n");
         sb.Append("Each form is exported from the same weights and checked against TorchSharp (max abs difference in the last column). ");
         sb.Append("Speed-up is against the exporter's default form at the runtime's default level (Baseline, All) at the same batch.\n\n");
         sb.Append("| Graph form | Level | Batch | Median ms | ms/img | Speed-up | max abs diff |\n|---|---|---:|---:|---:|---:|---:|\n");

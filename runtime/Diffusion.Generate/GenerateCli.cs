@@ -29,7 +29,13 @@ public static class GenerateCli
         var threshold = new Option<bool>("--threshold") { Description = "Dynamic thresholding of predicted x0 (Imagen, percentile 0.995)" };
         var seed = new Option<ulong>("--seed") { Description = "Noise seed; image i depends only on (seed, i)", DefaultValueFactory = _ => 0UL };
         var batch = new Option<int>("--batch") { Description = "Images per model call", DefaultValueFactory = _ => 64 };
-        var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads; 0 = physical cores", DefaultValueFactory = _ => 0 };
+        var threads = new Option<int>("--threads") { Description = "CPU threads; 0 = physical cores", DefaultValueFactory = _ => 0 };
+        var parallelism = new Option<string>("--parallelism")
+        {
+            Description = "How a model call uses the threads: auto (data-parallel for large batches), intra-op (one session, operators split over threads), data-parallel (one single-threaded session per thread, the batch split between them)",
+            DefaultValueFactory = _ => "auto",
+        };
+        var chunkRows = new Option<int>("--chunk-rows") { Description = $"U-Net rows per call of a data-parallel worker (guided: 2 per image); 0 = {RuntimeOptions.DefaultChunkRows}", DefaultValueFactory = _ => 0 };
         var device = new Option<string>("--device") { Description = "cpu or cuda (cuda needs a -p:UseCuda=true build)", DefaultValueFactory = _ => "cpu" };
         var output = new Option<string>("--out") { Description = "Output folder", DefaultValueFactory = _ => "out/generate" };
         var format = new Option<string>("--format") { Description = "png, idx, gif, or a comma list (png,idx,gif)", DefaultValueFactory = _ => "png" };
@@ -41,7 +47,7 @@ public static class GenerateCli
 
         var generate = new Command("generate", "Generate images from an exported diffusion model with ONNX Runtime")
         {
-            model, digits, perClass, guidance, steps, sampler, eta, spacing, noClip, threshold, seed, batch, threads, device,
+            model, digits, perClass, guidance, steps, sampler, eta, spacing, noClip, threshold, seed, batch, threads, parallelism, chunkRows, device,
             output, format, single, frames, forward, cache, quiet,
         };
         var root = new RootCommand("Diffusion runtime: class-conditional sampling with ONNX Runtime") { generate };
@@ -73,7 +79,8 @@ public static class GenerateCli
                     },
                     Seed = r.GetValue(seed),
                     Batch = r.GetValue(batch),
-                    Runtime = new RuntimeOptions { Device = dev, DeviceId = devId, IntraOpThreads = r.GetValue(threads), OptimizedModelCacheDirectory = r.GetValue(cache) },
+                    Runtime = new RuntimeOptions { Device = dev, DeviceId = devId, IntraOpThreads = r.GetValue(threads),
+                        Parallelism = RuntimeOptions.ParseParallelism(r.GetValue(parallelism)!), ChunkRows = r.GetValue(chunkRows), OptimizedModelCacheDirectory = r.GetValue(cache) },
                     Out = r.GetValue(output)!,
                     Formats = GenerateSettings.ParseFormats(r.GetValue(format)!),
                     Single = r.GetValue(single),

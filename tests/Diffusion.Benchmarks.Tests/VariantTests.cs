@@ -16,6 +16,7 @@ public sealed class VariantTests : IDisposable
     [InlineData(GraphVariant.LayerNormFolded)]
     [InlineData(GraphVariant.Moments)]
     [InlineData(GraphVariant.LayerNormBn)]
+    [InlineData(GraphVariant.Folded)]
     public void VariantsComputeTheSameFunction(GraphVariant variant)
     {
         string model = Path.Combine(_dir, "model"), dir = Path.Combine(_dir, variant.ToString());

@@ -11,6 +11,8 @@ namespace Diffusion.Runtime.Onnx;
 /// and the inputs / outputs: x float [batch, C, H, W], t int64 [batch], y int64 [batch], (+ scale float [batch] for
 /// the guided graph), one output float [batch, C, H, W]. <see cref="InferenceSession.Run(RunOptions, IReadOnlyCollection{string}, IReadOnlyCollection{OrtValue}, IReadOnlyCollection{string})"/>
 /// is thread-safe, so one model serves concurrent generations; each gets its own <see cref="CreateBatch"/>.
+/// On the CPU, large batches run data-parallel (<see cref="CpuParallelism"/>) on one single-threaded session per
+/// thread, created on first use.
 /// </summary>
 public sealed class DiffusionModel : IDenoiser, IDisposable
 {
@@ -20,10 +22,35 @@ public sealed class DiffusionModel : IDenoiser, IDisposable
     public static readonly IReadOnlyList<string> GuidedInputs = ["x", "t", "y", "scale"];
 
     private readonly InferenceSession _session;
+    private readonly Lazy<InferenceSession[]> _workers;
 
     private DiffusionModel(string path, InferenceSession session, ModelMetadata metadata, string outputName, RuntimeOptions options, string? cachePath)
     {
         Path = path; _session = session; Metadata = metadata; OutputName = outputName; Options = options; OptimizedModelPath = cachePath;
+        _workers = new Lazy<InferenceSession[]>(CreateWorkerSessions, LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    // One single-threaded session per thread for data-parallel batches: from the optimized cache when there is one
+    // (no second optimization), else from the file with the same optimization level.
+    private InferenceSession[] CreateWorkerSessions()
+    {
+        bool cached = OptimizedModelPath is { } c && File.Exists(c);
+        var sessions = new InferenceSession[Options.Threads];
+        try
+        {
+            for (int i = 0; i < sessions.Length; i++)
+            {
+                using var so = CreateSessionOptions(Options, threads: 1);
+                if (cached) so.GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL;
+                sessions[i] = new InferenceSession(cached ? OptimizedModelPath! : Path, so);
+            }
+            return sessions;
+        }
+        catch
+        {
+            foreach (var s in sessions) s?.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The .onnx file.</summary>
@@ -56,7 +83,7 @@ public sealed class DiffusionModel : IDenoiser, IDisposable
         if (!File.Exists(path)) throw new InvalidInputException($"Model file not found: {path}");
         string? cache = null;
         InferenceSession session;
-        using (var so = CreateSessionOptions(options))
+        using (var so = CreateSessionOptions(options, options.Threads))
         {
             string source = path;
             string? tmp = null;
@@ -102,12 +129,12 @@ public sealed class DiffusionModel : IDenoiser, IDisposable
         try { File.Delete(file); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    private static SessionOptions CreateSessionOptions(RuntimeOptions options)
+    private static SessionOptions CreateSessionOptions(RuntimeOptions options, int threads)
     {
         var so = new SessionOptions
         {
             GraphOptimizationLevel = options.Optimization,
-            IntraOpNumThreads = options.IntraOpThreads > 0 ? options.IntraOpThreads : Hardware.PhysicalCores,
+            IntraOpNumThreads = threads,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
@@ -184,22 +211,43 @@ public sealed class DiffusionModel : IDenoiser, IDisposable
                 throw new InvalidInputException($"{what} has shape {got}; expected {shape} (from the metadata's image shape).");
     }
 
+    /// <summary>U-Net rows per image: 2 for the guided graph (conditional and unconditional), 1 for the plain one.</summary>
+    public int RowsPerImage => IsGuided ? 2 : 1;
+
+    /// <summary>How a batch of <paramref name="batchSize"/> images runs under <see cref="Options"/>: <see cref="CpuParallelism.IntraOp"/> or <see cref="CpuParallelism.DataParallel"/>.</summary>
+    public CpuParallelism ParallelismFor(int batchSize)
+    {
+        int threads = Options.Threads, rows = batchSize * RowsPerImage;
+        if (Options.Device != ExecutionDevice.Cpu || threads < 2 || batchSize < 2) return CpuParallelism.IntraOp;
+        return Options.Parallelism switch
+        {
+            CpuParallelism.DataParallel => CpuParallelism.DataParallel,
+            CpuParallelism.Auto when rows >= threads * RuntimeOptions.AutoMinRowsPerWorker => CpuParallelism.DataParallel,
+            _ => CpuParallelism.IntraOp,
+        };
+    }
+
     /// <inheritdoc/>
     public IDenoiserBatch CreateBatch(int batchSize)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (batchSize < 1) throw new InvalidInputException($"Batch size = {batchSize}; expected at least 1.");
-        return new OnnxBatch(this, batchSize);
+        if (ParallelismFor(batchSize) == CpuParallelism.IntraOp) return new OnnxBatch(this, batchSize);
+        int chunkRows = Options.ChunkRows > 0 ? Options.ChunkRows : RuntimeOptions.DefaultChunkRows;
+        var plan = DataParallelBatch.Plan(batchSize, Options.Threads, Math.Max(1, chunkRows / RowsPerImage));
+        return new DataParallelBatch(this, _workers.Value, batchSize, plan);
     }
 
     private bool _disposed;
+    internal bool IsDisposed => _disposed;
 
-    /// <summary>Disposes the session.</summary>
+    /// <summary>Disposes the sessions.</summary>
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
         _session.Dispose();
+        if (_workers.IsValueCreated) foreach (var s in _workers.Value) s.Dispose();
     }
 
     /// <summary>

@@ -11,6 +11,26 @@ public enum ExecutionDevice
     Cuda,
 }
 
+/// <summary>How one model call uses the CPU's cores (<see cref="RuntimeOptions.Parallelism"/>).</summary>
+public enum CpuParallelism
+{
+    /// <summary>
+    /// <see cref="DataParallel"/> for batches of at least <see cref="RuntimeOptions.AutoMinRowsPerWorker"/> U-Net rows
+    /// per thread on the CPU, <see cref="IntraOp"/> otherwise (small batches, one thread, CUDA).
+    /// </summary>
+    Auto,
+    /// <summary>One session whose operators are parallelised over all threads (ONNX Runtime's intra-op thread pool); one call per batch.</summary>
+    IntraOp,
+    /// <summary>
+    /// One single-threaded session per thread. A batch is cut into one contiguous share per thread and each share into
+    /// calls of at most <see cref="RuntimeOptions.ChunkRows"/> U-Net rows; the shares run concurrently. Faster than
+    /// <see cref="IntraOp"/> for large batches on the CPU: no operator waits for a thread-pool barrier, the
+    /// single-threaded kernels (normalisation, layout reorders) run on every core, and a chunk's activations stay in
+    /// the core's cache. CPU only.
+    /// </summary>
+    DataParallel,
+}
+
 /// <summary>How ONNX Runtime sessions are created.</summary>
 public sealed record RuntimeOptions
 {
@@ -23,6 +43,19 @@ public sealed record RuntimeOptions
     public int DeviceId { get; init; }
     /// <summary>Intra-op threads; 0 = physical cores (<see cref="Hardware.PhysicalCores"/>).</summary>
     public int IntraOpThreads { get; init; }
+    /// <summary>How a model call uses the threads (CPU): <see cref="CpuParallelism.Auto"/> by default.</summary>
+    public CpuParallelism Parallelism { get; init; } = CpuParallelism.Auto;
+    /// <summary>
+    /// U-Net rows per model call of a data-parallel worker (the guided graph runs two rows per image); 0 = the
+    /// measured default, <see cref="DefaultChunkRows"/>.
+    /// </summary>
+    public int ChunkRows { get; init; }
+    /// <summary>Rows per call when <see cref="ChunkRows"/> is 0 (benchmarks/README.md: the chunk sweep).</summary>
+    public const int DefaultChunkRows = 16;
+    /// <summary>Under <see cref="CpuParallelism.Auto"/>, the least U-Net rows per thread that switch a batch to data-parallel.</summary>
+    public const int AutoMinRowsPerWorker = 8;
+    /// <summary>Threads used: <see cref="IntraOpThreads"/>, or the physical cores when 0.</summary>
+    public int Threads => IntraOpThreads > 0 ? IntraOpThreads : Hardware.PhysicalCores;
     /// <summary>Graph optimization level (default: all, including layout and fusion optimizations).</summary>
     public GraphOptimizationLevel Optimization { get; init; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
     /// <summary>
@@ -40,7 +73,21 @@ public sealed record RuntimeOptions
         if (IntraOpThreads < 0) throw new InvalidInputException($"Threads = {IntraOpThreads}; expected 0 (all physical cores) or more.");
         if (DeviceId < 0) throw new InvalidInputException($"CUDA device id = {DeviceId}; expected 0 or more.");
         if (!Enum.IsDefined(Device)) throw new InvalidInputException($"Device {Device} is unknown; expected cpu or cuda.");
+        if (!Enum.IsDefined(Parallelism)) throw new InvalidInputException($"Parallelism {Parallelism} is unknown; expected auto, intra-op or data-parallel.");
+        if (ChunkRows < 0) throw new InvalidInputException($"Chunk = {ChunkRows} rows; expected 0 (default, {DefaultChunkRows}) or more.");
+        if (Device == ExecutionDevice.Cuda && Parallelism == CpuParallelism.DataParallel)
+            throw new InvalidInputException("Parallelism data-parallel is a CPU mode; use auto or intra-op with --device cuda.");
     }
+
+    /// <summary>Parses "auto", "intra-op" or "data-parallel".</summary>
+    /// <exception cref="InvalidInputException">Any other value.</exception>
+    public static CpuParallelism ParseParallelism(string value) => (value?.Trim().ToLowerInvariant() ?? "") switch
+    {
+        "auto" => CpuParallelism.Auto,
+        "intra-op" or "intraop" => CpuParallelism.IntraOp,
+        "data-parallel" or "dataparallel" => CpuParallelism.DataParallel,
+        _ => throw new InvalidInputException($"Unknown parallelism '{value}'; expected auto, intra-op or data-parallel."),
+    };
 
     /// <summary>Parses "cpu" or "cuda" (also "cuda:N" for a device id).</summary>
     /// <exception cref="InvalidInputException">Any other value.</exception>
