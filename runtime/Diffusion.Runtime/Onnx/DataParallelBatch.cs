@@ -16,11 +16,9 @@ public readonly record struct Chunk(int Offset, int Count);
 /// a slice of the batch's buffers, so a step allocates nothing: <see cref="Run"/> wakes the workers, runs worker 0's
 /// calls and waits for the rest.
 /// </summary>
-internal sealed class DataParallelBatch : IDenoiserBatch, ICancellableBatch
+internal sealed class DataParallelBatch : BatchBuffers, ICancellableBatch
 {
     private readonly DiffusionModel _model;
-    private readonly float[] _x, _scale, _out;
-    private readonly long[] _t, _y;
     private readonly Chunk[][] _plan;
     private readonly InferenceSession[] _sessions;
     private readonly OrtIoBinding[][] _bindings;
@@ -59,14 +57,11 @@ internal sealed class DataParallelBatch : IDenoiserBatch, ICancellableBatch
         return plan;
     }
 
-    public DataParallelBatch(DiffusionModel model, InferenceSession[] sessions, int n, Chunk[][] plan)
+    public DataParallelBatch(DiffusionModel model, InferenceSession[] sessions, int n, Chunk[][] plan) : base(model.Metadata, model.IsGuided, n)
     {
         _model = model; _plan = plan;
         var m = model.Metadata;
         int size = m.Channels * m.Height * m.Width;
-        _x = new float[n * size]; _out = new float[n * size];
-        _t = new long[n]; _y = new long[n];
-        _scale = model.IsGuided ? new float[n] : [];
         int workers = plan.Length;
         _sessions = sessions[..workers];
         _bindings = new OrtIoBinding[workers][];
@@ -102,22 +97,14 @@ internal sealed class DataParallelBatch : IDenoiserBatch, ICancellableBatch
             }
         }
         catch { Dispose(); throw; }
-        BatchSize = n;
     }
 
     private OrtValue Value(OrtValue v) { _values.Add(v); return v; }
 
-    public int BatchSize { get; }
-    public Span<float> X => _x;
-    public Span<long> T => _t;
-    public Span<long> Y => _y;
-    public Span<float> Scale => _scale;
-    public ReadOnlySpan<float> Output => _out;
-
     /// <summary>The calls of each worker (for tests and benchmarks).</summary>
     public IReadOnlyList<IReadOnlyList<Chunk>> Chunks => _plan;
 
-    public void Run()
+    public override void Run()
     {
         ObjectDisposedException.ThrowIf(_model.IsDisposed, _model);
         int workers = _plan.Length;
@@ -159,7 +146,7 @@ internal sealed class DataParallelBatch : IDenoiserBatch, ICancellableBatch
         foreach (var ro in _runOptions) if (ro is not null) ro.Terminate = true;
     }
 
-    public void Dispose()
+    public override void Dispose()
     {
         if (_stopping) return;
         _stopping = true;

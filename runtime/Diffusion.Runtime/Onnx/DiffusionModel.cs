@@ -258,24 +258,18 @@ public sealed class DiffusionModel : IDenoiser, IDisposable
     /// handle arrays on every call). With CUDA, where a binding copies inputs at bind time, each call goes
     /// through <c>Run</c> with the same preallocated OrtValues instead.
     /// </summary>
-    private sealed class OnnxBatch : IDenoiserBatch, ICancellableBatch
+    private sealed class OnnxBatch : BatchBuffers, ICancellableBatch
     {
         private readonly DiffusionModel _model;
-        private readonly float[] _x, _scale, _out;
-        private readonly long[] _t, _y;
         private readonly List<OrtValue> _inputs = [], _outputs = [];
         private readonly string[] _inputNames, _outputNames;
         private readonly RunOptions _runOptions = new();
         private readonly OrtIoBinding? _binding;
 
-        public OnnxBatch(DiffusionModel model, int n)
+        public OnnxBatch(DiffusionModel model, int n) : base(model.Metadata, model.IsGuided, n)
         {
             _model = model;
             var m = model.Metadata;
-            int size = m.Channels * m.Height * m.Width;
-            _x = new float[n * size]; _out = new float[n * size];
-            _t = new long[n]; _y = new long[n];
-            _scale = model.IsGuided ? new float[n] : [];
             long[] image = [n, m.Channels, m.Height, m.Width], vec = [n];
             _inputNames = model.IsGuided ? [.. GuidedInputs] : [.. UnetInputs];
             _outputNames = [model.OutputName];
@@ -294,17 +288,9 @@ public sealed class DiffusionModel : IDenoiser, IDisposable
                 }
             }
             catch { Dispose(); throw; }
-            BatchSize = n;
         }
 
-        public int BatchSize { get; }
-        public Span<float> X => _x;
-        public Span<long> T => _t;
-        public Span<long> Y => _y;
-        public Span<float> Scale => _scale;
-        public ReadOnlySpan<float> Output => _out;
-
-        public void Run()
+        public override void Run()
         {
             ObjectDisposedException.ThrowIf(_model._disposed, _model);
             if (_binding is not null) _model._session.RunWithBinding(_runOptions, _binding);
@@ -313,7 +299,7 @@ public sealed class DiffusionModel : IDenoiser, IDisposable
 
         public void Cancel() => _runOptions.Terminate = true;
 
-        public void Dispose()
+        public override void Dispose()
         {
             _binding?.Dispose();
             foreach (var v in _inputs) v.Dispose();
