@@ -85,7 +85,7 @@ test: torchsharp data ## run every test project, then the accuracy gates of the 
 # The command line is recorded in the results so that benchmarks/README.md states what produced its numbers.
 BENCH_RUN = BENCH_COMMAND="make $@$(if $(ARGS), ARGS='$(ARGS)')" $(TS_DOTNET) run --project benchmarks/Diffusion.Benchmarks $(RUN_FLAGS) --
 
-bench: torchsharp ## full benchmark suite (about 40 minutes on 2 cores); writes benchmarks/README.md's results; ARGS='--model models/mnist'
+bench: torchsharp ## full benchmark suite (about 35 minutes on 2 cores); writes benchmarks/README.md's results; ARGS='--model models/mnist'
 	$(BENCH_RUN) $(ARGS)
 
 bench-quick: torchsharp ## short benchmark suite (under 5 min); ARGS=--smoke: one-iteration smoke run for CI (under 1 min)

@@ -32,8 +32,11 @@ public class ParallelismBenchmarks
     private OrtStep? _ort;
 
     /// <summary>How the call uses the cores.</summary>
-    [ParamsAllValues]
+    [ParamsSource(nameof(Modes))]
     public CallMode Mode { get; set; }
+
+    /// <summary>Every mode in the full suite; intra-op against the default data-parallel chunk in the others.</summary>
+    public static IEnumerable<CallMode> Modes => BenchSettings.Current.Suite == Suite.Full ? Enum.GetValues<CallMode>() : [CallMode.IntraOp, CallMode.DataParallel16];
 
     /// <summary>Images per call.</summary>
     [ParamsSource(nameof(Batches))]

@@ -74,15 +74,17 @@ public class GenerateCliTests
     public void SameSeed_SameIdxBytes_WhateverTheBatch()
     {
         string model = TinyModels.Folder();
-        byte[] Run(string batch, string seed)
+        byte[] Run(string batch, string seed, params string[] more)
         {
             string outDir = NewDir();
-            var (code, _, err) = Cli("--model", model, "--per-class", "3", "--steps", "5", "--sampler", "ddpm", "--format", "idx", "--batch", batch, "--seed", seed, "--out", outDir);
+            var (code, _, err) = Cli(["--model", model, "--per-class", "3", "--steps", "5", "--sampler", "ddpm", "--format", "idx", "--batch", batch, "--seed", seed, "--out", outDir, .. more]);
             Assert.True(code == 0, err);
             return File.ReadAllBytes(Path.Combine(outDir, "images-idx3-ubyte"));
         }
         var a = Run("64", "7");
         Assert.Equal(a, Run("1", "7"));
+        Assert.Equal(a, Run("30", "7", "--parallelism", "data-parallel", "--chunk-rows", "4"));
+        Assert.Equal(a, Run("30", "7", "--parallelism", "intra-op"));
         Assert.Equal(a, Run("7", "7"));
         Assert.NotEqual(a, Run("64", "8"));
     }
@@ -104,6 +106,9 @@ public class GenerateCliTests
         { ["--device", "cuda"], "UseCuda" },
         { ["--steps", "abc"], "abc" },
         { ["--forward-from", "/no/such/data"], "/no/such/data" },
+        { ["--parallelism", "gpu"], "expected auto, intra-op or data-parallel" },
+        { ["--chunk-rows", "-4"], "Chunk = -4" },
+        { ["--device", "cuda", "--parallelism", "data-parallel"], "CPU mode" },
     };
 
     [Theory]
