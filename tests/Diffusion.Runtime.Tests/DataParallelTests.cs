@@ -141,8 +141,20 @@ public class DataParallelTests
         Assert.Contains("expected auto, intra-op or data-parallel", Assert.Throws<InvalidInputException>(() => RuntimeOptions.ParseParallelism("gpu")).Message);
     }
 
-    // The step loop's promise holds for data-parallel batches too: after the first calls, Run allocates nothing on
-    // any thread (the workers are the batch's own threads; it counts every thread's allocations).
+}
+
+/// <summary>Tests that count every thread's allocations: run alone, after the parallel tests of this assembly.</summary>
+[CollectionDefinition(nameof(AllocationCountingCollection), DisableParallelization = true)]
+public sealed class AllocationCountingCollection;
+
+/// <summary>The step loop's promise for data-parallel batches.</summary>
+[Collection(nameof(AllocationCountingCollection))]
+public class DataParallelAllocationTests
+{
+    private static readonly RuntimeOptions TwoThreads = new() { IntraOpThreads = 2 };
+
+    // After the first calls, Run allocates nothing on any thread: the workers are the batch's own threads, so this
+    // counts every thread's allocations (GC.GetTotalAllocatedBytes), alone in the process's test run.
     [Fact]
     public void DataParallelRun_DoesNotAllocate()
     {
@@ -157,7 +169,9 @@ public class DataParallelTests
             for (int i = 0; i < 100; i++) batch.Run();
             best = Math.Min(best, GC.GetTotalAllocatedBytes(precise: true) - before);
         }
-        // other tests run beside this one and allocate; the least of five windows of 100 calls must be (nearly) none
-        Assert.True(best <= 256, $"{best} bytes over 100 data-parallel calls");
+        // The runner's own threads may allocate a little meanwhile (seen: a few hundred bytes under CPU load). An
+        // allocation per call would be at least one object (24 B) per call: the least of five windows of 100 calls
+        // must stay under half of that.
+        Assert.True(best < 100 * 12, $"{best} bytes over 100 data-parallel calls");
     }
 }

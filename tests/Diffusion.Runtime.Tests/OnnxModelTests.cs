@@ -176,7 +176,9 @@ public class OnnxModelTests
             return GC.GetAllocatedBytesForCurrentThread() - before;
         }
         Measure(5); Measure(50);
-        long a5 = Measure(5), a50 = Measure(50);
+        // least of three: a one-off allocation on this thread (a lazy runtime structure, a tiering transition) is
+        // not per step; an allocation in the step loop shows in every run
+        long a5 = Enumerable.Range(0, 3).Min(_ => Measure(5)), a50 = Enumerable.Range(0, 3).Min(_ => Measure(50));
         Assert.True(a50 - a5 <= 2 * 45 * sizeof(int) + 16, $"5 steps: {a5} bytes, 50 steps: {a50} bytes ({(a50 - a5) / 90.0:F1} per extra batch-step)");
     }
 

@@ -78,7 +78,8 @@ public class PipelineTests
             return GC.GetAllocatedBytesForCurrentThread() - before;
         }
         Measure(5); Measure(50);
-        long a5 = Measure(5), a50 = Measure(50);
+        // least of three: one-off allocations are not per step; a per-step allocation shows in every run
+        long a5 = Enumerable.Range(0, 3).Min(_ => Measure(5)), a50 = Enumerable.Range(0, 3).Min(_ => Measure(50));
         const int batches = 2, timestepLists = batches * 45 * sizeof(int);
         Assert.True(a50 - a5 <= timestepLists + 16, $"5 steps allocated {a5} bytes, 50 steps {a50}: {(a50 - a5) / 45.0:F1} bytes per extra step");
         Assert.True(progress.Calls > 0);
