@@ -6,6 +6,7 @@ using Diffusion.Runtime;
 using Diffusion.Train.Model;
 using TorchSharp.Modules;
 using static Diffusion.Onnx.OnnxHelper;
+using DataType = Diffusion.Onnx.Proto.TensorProto.Types.DataType;
 
 namespace Diffusion.Benchmarks;
 
@@ -45,6 +46,13 @@ public enum GraphVariant
     /// as data-parallel batches run it).
     /// </summary>
     Folded,
+    /// <summary>
+    /// Speed probe for int8 convolutions, not a usable model: every Conv as QuantizeLinear / DequantizeLinear around
+    /// int8 per-channel weights, an int32 bias and a uint8 output (the QDQ form ONNX Runtime fuses into QLinearConv,
+    /// AVX512-VNNI on this CPU). Activation scales are fixed ranges, not calibrated, so the outputs are wrong: it
+    /// measures what int8 convolutions would cost, nothing about quality (no parity check).
+    /// </summary>
+    Int8SpeedProbe,
 }
 
 /// <summary>Exports the U-Net in each <see cref="GraphVariant"/> by swapping emitters (the exporter's registry is open for that).</summary>
@@ -68,6 +76,7 @@ public static class GraphVariants
         {
             Emitters = EmitterRegistry.CreateDefault().Add(new LayerNormGroupNormEmitter { SplitAffineOf = ".norm2", WithInstanceNorm = true }).Add(new FoldedResBlockEmitter()),
         },
+        GraphVariant.Int8SpeedProbe => new ExportOptions { Emitters = EmitterRegistry.CreateDefault().Add(new QdqConvProbeEmitter()) },
         GraphVariant.Moments => new ExportOptions
         {
             Emitters = EmitterRegistry.CreateDefault().Add(new MomentsGroupNormEmitter { SplitAffineOf = ".norm2" }).Add(new FoldedResBlockEmitter()),
@@ -232,5 +241,63 @@ public sealed class FoldedResBlockEmitter : ModuleEmitter<ResBlock>
         h = s.Call1("conv2", s.Call1("dropout", g.Silu(h)));
         var skip = s.Has("skip") ? s.Call1("skip", x) : x;
         return [g.Add(skip, h)];
+    }
+}
+
+/// <summary>
+/// Conv2d as the QDQ pattern of an int8 convolution (see <see cref="GraphVariant.Int8SpeedProbe"/>): x is quantized
+/// to uint8 with a fixed range, the weights per output channel to int8 (scale = max |w| / 127), the bias to int32 at
+/// scale s_x s_w, and the output to uint8 with a fixed range. For timing only.
+/// </summary>
+public sealed class QdqConvProbeEmitter : ModuleEmitter<Conv2d>
+{
+    private const float InputRange = 8f, OutputRange = 16f;
+
+    /// <inheritdoc/>
+    protected override GraphValue[] Emit(EmitScope s, Conv2d m, GraphValue[] inputs)
+    {
+        var g = s.Graph;
+        var x = inputs[0];
+        var wValue = s.Parameter("weight");
+        float[] w = g.InitializerData(wValue);
+        long[] wDims = [.. wValue.Shape.Select(d => d.Size)];
+        int cout = (int)wDims[0], per = w.Length / cout;
+        var bValue = s.HasParameter("bias") ? s.Parameter("bias") : null;
+        float[] b = bValue is null ? new float[cout] : g.InitializerData(bValue);
+
+        float sx = 2 * InputRange / 255f, sy = 2 * OutputRange / 255f;
+        var sw = new float[cout];
+        var wq = new sbyte[w.Length];
+        var bq = new int[cout];
+        var sb = new float[cout];
+        for (int c = 0; c < cout; c++)
+        {
+            float max = 1e-8f;
+            for (int i = 0; i < per; i++) max = Math.Max(max, Math.Abs(w[c * per + i]));
+            sw[c] = max / 127f;
+            for (int i = 0; i < per; i++) wq[c * per + i] = (sbyte)Math.Clamp(MathF.Round(w[c * per + i] / sw[c]), -127, 127);
+            sb[c] = sx * sw[c];
+            bq[c] = (int)MathF.Round(b[c] / sb[c]);
+        }
+        string name = s.Path.Length == 0 ? "conv" : s.Path;
+        var wqV = g.Initializer(MakeRawTensor($"{name}.weight_q", DataType.Int8, System.Runtime.InteropServices.MemoryMarshal.AsBytes(wq.AsSpan()), wq.Length, wDims));
+        var wzV = g.Initializer(MakeRawTensor($"{name}.weight_zp", DataType.Int8, new byte[cout], cout, cout));
+        var bqV = g.Initializer(MakeRawTensor($"{name}.bias_q", DataType.Int32, System.Runtime.InteropServices.MemoryMarshal.AsBytes(bq.AsSpan()), cout, cout));
+        var bzV = g.Initializer(MakeRawTensor($"{name}.bias_zp", DataType.Int32, new byte[4 * cout], cout, cout));
+        var swV = g.Initializer($"{name}.weight_scale", sw, cout);
+        var sbV = g.Initializer($"{name}.bias_scale", sb, cout);
+        var sxV = g.Initializer($"{name}.x_scale", new[] { sx });
+        var syV = g.Initializer($"{name}.y_scale", new[] { sy });
+        var zV = g.Initializer(MakeRawTensor($"{name}.zp", DataType.Uint8, new byte[] { 128 }, 1));
+        var axis0 = MakeAttribute("axis", 0L);
+
+        var xq = g.AddNode("QuantizeLinear", [x, sxV, zV], [(DataType.Uint8, x.Shape)])[0];
+        var xd = g.AddNode("DequantizeLinear", [xq, sxV, zV], [(DataType.Float, x.Shape)])[0];
+        var wd = g.AddNode("DequantizeLinear", [wqV, swV, wzV], [(DataType.Float, wValue.Shape)], axis0)[0];
+        var bd = g.AddNode("DequantizeLinear", [bqV, sbV, bzV], [(DataType.Float, new Dim[] { cout })], axis0)[0];
+        long[] pad = m.padding ?? [0, 0];
+        var y = g.Conv(xd, wd, bd, m.stride, [pad[0], pad[1], pad[0], pad[1]], m.dilation, m.groups);
+        var yq = g.AddNode("QuantizeLinear", [y, syV, zV], [(DataType.Uint8, y.Shape)])[0];
+        return [g.AddNode("DequantizeLinear", [yq, syV, zV], [(DataType.Float, y.Shape)])[0]];
     }
 }

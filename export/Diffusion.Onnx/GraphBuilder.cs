@@ -95,6 +95,9 @@ public sealed partial class GraphBuilder
     public GraphValue Initializer(string name, ReadOnlySpan<long> data, params long[] dims)
         => AddInitializer(OnnxHelper.MakeTensor(name, data, dims), DataType.Int64);
 
+    /// <summary>Adds an initializer of any element type (<see cref="OnnxHelper.MakeRawTensor"/>); its name must be unique.</summary>
+    public GraphValue Initializer(TensorProto tensor) => AddInitializer(tensor, (DataType)tensor.DataType);
+
     private GraphValue AddInitializer(TensorProto t, DataType type)
     {
         Claim(t.Name);

@@ -92,6 +92,15 @@ public static class OnnxHelper
     /// <inheritdoc cref="MakeTensor(string, ReadOnlySpan{float}, long[])"/>
     public static TensorProto MakeTensor(string name, long[] data, params long[] dims) => MakeTensor(name, data.AsSpan(), dims);
 
+    /// <summary>A tensor of any element type from its little-endian bytes (e.g. int8 weights, int32 biases of a quantized graph).</summary>
+    /// <param name="name">Tensor (initializer) name.</param>
+    /// <param name="type">Element type.</param>
+    /// <param name="bytes">Row-major values, little-endian.</param>
+    /// <param name="count">Number of elements; must equal the product of <paramref name="dims"/>.</param>
+    /// <param name="dims">Shape; empty for a scalar.</param>
+    public static TensorProto MakeRawTensor(string name, DataType type, ReadOnlySpan<byte> bytes, int count, params long[] dims)
+        => Raw(name, type, bytes, count, dims);
+
     private static TensorProto Raw(string name, DataType type, ReadOnlySpan<byte> bytes, int count, long[] dims)
     {
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("ONNX raw_data is little-endian; big-endian hosts are not supported.");

@@ -25,4 +25,18 @@ public sealed class VariantTests : IDisposable
         Assert.True(unet < 1e-4, $"unet max |diff| {unet}");
         Assert.True(guided < 1e-4, $"guided max |diff| {guided}");
     }
+
+    // The int8 probe must be what it claims to time: ONNX Runtime fuses every Conv into QLinearConv (no float
+    // convolution left), and the graph still runs end to end.
+    [Fact]
+    public void Int8Probe_RunsAsQLinearConv()
+    {
+        string model = Path.Combine(_dir, "model"), dir = Path.Combine(_dir, "int8");
+        GraphVariants.Export(model, GraphVariant.Int8SpeedProbe, dir);
+        var (_, optimized, wall) = OrtProfile.Run(ModelFiles.Unet(dir), batch: 2, runs: 1, threads: 1);
+        int convs = Diffusion.Onnx.OnnxHelper.Load(ModelFiles.Unet(model)).Graph.Node.Count(n => n.OpType == "Conv");
+        Assert.Equal(convs, optimized.GetValueOrDefault("QLinearConv"));
+        Assert.False(optimized.ContainsKey("Conv"), string.Join(", ", optimized.Select(kv => $"{kv.Key} x{kv.Value}")));
+        Assert.True(wall > 0);
+    }
 }

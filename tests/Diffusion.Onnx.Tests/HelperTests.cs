@@ -42,6 +42,22 @@ public class HelperTests
     }
 
     [Fact]
+    public void MakeRawTensor_keeps_type_dims_and_bytes_and_the_builder_adds_it_as_an_initializer()
+    {
+        sbyte[] w = [-127, 0, 5, 127];
+        var t = MakeRawTensor("w_q", DataType.Int8, System.Runtime.InteropServices.MemoryMarshal.AsBytes(w.AsSpan()), 4, 2, 2);
+        Assert.Equal((int)DataType.Int8, t.DataType);
+        Assert.Equal([2L, 2L], t.Dims);
+        Assert.Equal(new byte[] { 0x81, 0, 5, 0x7f }, t.RawData.ToByteArray());
+        Assert.Throws<ArgumentException>(() => MakeRawTensor("bad", DataType.Int32, new byte[8], 2, 3));
+        var g = new GraphBuilder();
+        var v = g.Initializer(t);
+        Assert.Equal(DataType.Int8, v.Type);
+        Assert.Equal("w_q", v.Name);
+        Assert.Throws<ArgumentException>(() => g.Initializer(MakeRawTensor("w_q", DataType.Int8, new byte[1], 1, 1)));
+    }
+
+    [Fact]
     public void MakeValueInfo_writes_named_dynamic_batch_and_fixed_dims()
     {
         var v = MakeValueInfo("x", DataType.Float, ["batch", 1, 28, 28]);
