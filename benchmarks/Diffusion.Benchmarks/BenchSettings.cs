@@ -46,6 +46,11 @@ public sealed record BenchSettings
     public int[] ThreadBatches { get; init; } = [1, 64];
     /// <summary>Batch sizes of the graph-variant benchmark.</summary>
     public int[] VariantBatches { get; init; } = [64];
+    /// <summary>
+    /// The model's int8 copy (<see cref="Int8Experiment"/>) timed beside the float graphs in the step benchmark, or
+    /// null when it cannot be made (no training data to calibrate on) or in the smoke suite.
+    /// </summary>
+    public string? Int8Dir { get; init; }
     /// <summary>Folder the graph variants are exported to.</summary>
     public string VariantsDir { get; init; } = "out/bench-variants";
     /// <summary>Images generated end to end (100 per class for 1,000).</summary>

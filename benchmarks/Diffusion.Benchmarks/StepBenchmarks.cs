@@ -35,6 +35,14 @@ public class StepBenchmarks
     [GlobalSetup(Target = nameof(OrtGuided))]
     public void SetupOrtGuided() => _ort = new OrtStep(ModelFiles.Guided(S.ModelDir), Inputs, OrtStep.Options(S.AllThreads));
 
+    /// <summary>Loads the int8 copy's unet.onnx (<see cref="BenchSettings.Int8Dir"/>).</summary>
+    [GlobalSetup(Target = nameof(OrtUnetInt8))]
+    public void SetupOrtUnetInt8() => _ort = new OrtStep(ModelFiles.Unet(S.Int8Dir!), Inputs, OrtStep.Options(S.AllThreads));
+
+    /// <summary>Loads the int8 copy's unet-guided.onnx.</summary>
+    [GlobalSetup(Target = nameof(OrtGuidedInt8))]
+    public void SetupOrtGuidedInt8() => _ort = new OrtStep(ModelFiles.Guided(S.Int8Dir!), Inputs, OrtStep.Options(S.AllThreads));
+
     /// <summary>Builds the TorchSharp U-Net.</summary>
     [GlobalSetup(Target = nameof(TorchUnet))]
     public void SetupTorchUnet() => _torch = new TorchStep(S.ModelDir, Inputs, S.AllThreads, guided: false);
@@ -66,4 +74,12 @@ public class StepBenchmarks
     /// <summary>ONNX Runtime, unet-guided.onnx.</summary>
     [Benchmark, BenchmarkCategory("guided")]
     public void OrtGuided() => _ort!.Run();
+
+    /// <summary>ONNX Runtime, the int8 copy of unet.onnx (experiment).</summary>
+    [Benchmark, BenchmarkCategory("unet")]
+    public void OrtUnetInt8() => _ort!.Run();
+
+    /// <summary>ONNX Runtime, the int8 copy of unet-guided.onnx (experiment).</summary>
+    [Benchmark, BenchmarkCategory("guided")]
+    public void OrtGuidedInt8() => _ort!.Run();
 }

@@ -69,8 +69,21 @@ public static class SuiteRunner
         {
             VariantsDir = Path.Combine("out", "bench-variants", Path.GetFileName(Path.GetFullPath(modelDir).TrimEnd('/'))),
         };
-        BenchSettings.Current = settings;
         var classes = Select(o.Filter, settings);
+        if (classes.Contains(typeof(StepBenchmarks)) && o.Suite != Suite.Smoke)
+        {
+            string data = Path.Combine("data", meta.Dataset);
+            var (images, labels) = IdxDataset.SplitFiles(data, "train");
+            if (File.Exists(images) && File.Exists(labels))
+            {
+                string int8 = Path.Combine("out", "bench-int8", Path.GetFileName(Path.GetFullPath(modelDir).TrimEnd('/')));
+                Int8Experiment.Quantize(modelDir, int8, IdxDataset.Load(images, labels));
+                settings = settings with { Int8Dir = int8 };
+                Console.WriteLine($"bench: int8 copy for the step benchmark in {int8} (calibrated on {data})");
+            }
+            else Console.WriteLine($"bench: no {data} training split; the step benchmark skips the int8 copy");
+        }
+        BenchSettings.Current = settings;
 
         string reports = Path.Combine(o.ResultsDir, "results");
         if (o.Filter.Count == 0 && Directory.Exists(reports)) Directory.Delete(reports, recursive: true);
@@ -92,7 +105,9 @@ public static class SuiteRunner
         foreach (var type in classes)
         {
             Console.WriteLine($"bench: {type.Name}");
-            BenchmarkRunner.Run(type, Config(o.Suite, type, o.ResultsDir));
+            var config = Config(o.Suite, type, o.ResultsDir);
+            if (settings.Int8Dir is null) config = ((ManualConfig)config).AddFilter(new BenchmarkDotNet.Filters.NameFilter(n => !n.EndsWith("Int8", StringComparison.Ordinal)));
+            BenchmarkRunner.Run(type, config);
         }
 
         AllocationReport? alloc = null;

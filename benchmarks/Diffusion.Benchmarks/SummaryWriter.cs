@@ -94,6 +94,16 @@ public static class SummaryWriter
         sb.Append(Inv, $"| ONNX Runtime >= {SpeedupTarget:F0}x faster than TorchSharp eager per image, batch >= 64 | ");
         sb.Append(speedups.Count == 0 ? "-" : string.Join("; ", speedups.OrderBy(s => s.Graph).ThenBy(s => s.Batch).Select(s => string.Create(Inv, $"{s.Graph} batch {s.Batch}: {s.X:F2}x"))));
         sb.Append(" | ").Append(Yes(fast)).Append(" |\n");
+        var int8 = new List<(string Graph, int Batch, double X)>();
+        foreach (var (graph, torch, ort) in new[] { ("unet", "TorchUnet", "OrtUnetInt8"), ("guided", "TorchGuided", "OrtGuidedInt8") })
+            foreach (var t in r.Of("StepBenchmarks", torch).Where(x => x.Int("Batch") >= 64))
+                if (r.Find("StepBenchmarks", ort, ("Batch", t.Int("Batch"))) is { } o) int8.Add((graph, t.Int("Batch"), t.MedianNs / o.MedianNs));
+        if (int8.Count > 0)
+        {
+            sb.Append(Inv, $"| The same with the int8 copy (experiment: `quantize`, not the release graphs) | ");
+            sb.Append(string.Join("; ", int8.OrderBy(s => s.Graph).ThenBy(s => s.Batch).Select(s => string.Create(Inv, $"{s.Graph} batch {s.Batch}: {s.X:F2}x"))));
+            sb.Append(" | ").Append(int8.All(s => s.X >= SpeedupTarget) ? "met with int8" : "missed with int8").Append(" |\n");
+        }
 
         // 2. allocation per step
         bool? flat = null;
@@ -169,6 +179,20 @@ public static class SummaryWriter
             sb.Append(gf is { } g2 && peak is { } p ? Pct(g2 / p) : "-").Append(" |\n");
         }
         sb.Append('\n');
+        if (r.Of("StepBenchmarks", "OrtUnetInt8").Any() || r.Of("StepBenchmarks", "OrtGuidedInt8").Any())
+        {
+            sb.Append("The int8 copy (`quantize`: calibrated QDQ convolutions; an experiment, see above), same run:\n\n");
+            sb.Append("| Batch | ORT int8 unet ms/img | vs TorchSharp | vs ORT float | ORT int8 guided ms/img | vs TorchSharp | vs ORT float |\n|---:|---:|---:|---:|---:|---:|---:|\n");
+            foreach (int b in batches)
+            {
+                var tu = r.Find("StepBenchmarks", "TorchUnet", ("Batch", b)); var ou = r.Find("StepBenchmarks", "OrtUnet", ("Batch", b)); var qu = r.Find("StepBenchmarks", "OrtUnetInt8", ("Batch", b));
+                var tg = r.Find("StepBenchmarks", "TorchGuided", ("Batch", b)); var og = r.Find("StepBenchmarks", "OrtGuided", ("Batch", b)); var qg = r.Find("StepBenchmarks", "OrtGuidedInt8", ("Batch", b));
+                string PerImage(BenchRow? x) => x is null ? "-" : (x.MedianNs / 1e6 / b).ToString("F3", Inv);
+                string Ratio(BenchRow? a, BenchRow? o) => a is null || o is null ? "-" : (a.MedianNs / o.MedianNs).ToString("F2", Inv) + "x";
+                sb.Append(Inv, $"| {b} | {PerImage(qu)} | {Ratio(tu, qu)} | {Ratio(ou, qu)} | {PerImage(qg)} | {Ratio(tg, qg)} | {Ratio(og, qg)} |\n");
+            }
+            sb.Append('\n');
+        }
     }
 
     private static void Generate(StringBuilder sb, BenchResults r)
