@@ -125,9 +125,17 @@ public sealed record RunInfo
     /// <summary>For a filtered run (a subset of classes), keeps the allocation probe of the earlier run when this one has none.</summary>
     public static RunInfo MergeWithExisting(RunInfo info, string path, bool partial)
     {
-        if (!partial || info.Allocation is not null || !File.Exists(path)) return info;
+        if (!partial || !File.Exists(path)) return info;
         var old = JsonSerializer.Deserialize<RunInfo>(File.ReadAllText(path), Json);
-        return info with { Allocation = old?.Allocation };
+        if (old is null) return info;
+        // the tables now come from both runs: say so, and keep what only the earlier run measured
+        return info with
+        {
+            Command = $"{old.Command}` (finished {old.FinishedUtc:yyyy-MM-dd HH:mm} UTC), then `{info.Command}",
+            Minutes = old.Minutes + info.Minutes,
+            Allocation = info.Allocation ?? old.Allocation,
+            VariantParity = info.VariantParity.Count > 0 ? info.VariantParity : old.VariantParity,
+        };
     }
 
     /// <summary>Reads run-info.json.</summary>

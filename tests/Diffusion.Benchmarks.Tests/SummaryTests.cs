@@ -97,6 +97,46 @@ public sealed class SummaryTests : IDisposable
     }
 
     [Fact]
+    public void Int8Rows_AreReportedBesideTheFloatTarget_NotInIt()
+    {
+        Info();
+        Report("StepBenchmarks",
+            Case("StepBenchmarks", "TorchUnet", "Batch=64", 300e6), Case("StepBenchmarks", "OrtUnet", "Batch=64", 200e6),
+            Case("StepBenchmarks", "OrtUnetInt8", "Batch=64", 120e6),
+            Case("StepBenchmarks", "TorchGuided", "Batch=64", 600e6), Case("StepBenchmarks", "OrtGuided", "Batch=64", 400e6),
+            Case("StepBenchmarks", "OrtGuidedInt8", "Batch=64", 250e6));
+
+        string md = SummaryWriter.Write(BenchResults.Read(_dir));
+
+        var targets = md.Split("### Targets")[1].Split("###")[0];
+        Assert.Contains("unet batch 64: 1.50x", targets);                      // the float target stays missed
+        Assert.Contains("**missed**", targets.Split('\n').Single(l => l.Contains(">= 2x faster")));
+        Assert.Contains("| The same with the int8 copy (experiment: `quantize`, not the release graphs) | guided batch 64: 2.40x; unet batch 64: 2.50x | met with int8 |", targets);
+        Assert.Contains("| 64 | 1.875 | 2.50x | 1.67x | 3.906 | 2.40x | 1.60x |", md);
+    }
+
+    [Fact]
+    public void PartialRun_MergesWithTheEarlierRunInfo_AndSaysBoth()
+    {
+        string path = Path.Combine(_dir, "run-info.json");
+        var earlier = new RunInfo
+        {
+            Command = "make bench", Minutes = 30, FinishedUtc = new DateTime(2026, 1, 2, 3, 4, 0, DateTimeKind.Utc),
+            Allocation = new AllocationReport([new("ddim", 5, 1000)], 4, 980, 200, 0), VariantParity = new Dictionary<string, double> { ["Baseline"] = 1e-6 },
+        };
+        File.WriteAllBytes(path, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(earlier, RunInfo.Json));
+        var partial = new RunInfo { Command = "make bench ARGS='--filter Step'", Minutes = 6 };
+
+        var merged = RunInfo.MergeWithExisting(partial, path, partial: true);
+
+        Assert.Equal("make bench` (finished 2026-01-02 03:04 UTC), then `make bench ARGS='--filter Step'", merged.Command);
+        Assert.Equal(36, merged.Minutes);
+        Assert.Equal(4, merged.Allocation!.BytesPerStep);
+        Assert.Equal(1e-6, merged.VariantParity["Baseline"]);
+        Assert.Same(partial, RunInfo.MergeWithExisting(partial, path, partial: false)); // a full run stands alone
+    }
+
+    [Fact]
     public void MissedTargetsSayMissed()
     {
         Info(new AllocationReport([new("ddim", 5, 1000), new("ddim", 10, 2000)], 200, 0, 200, 0));
