@@ -48,7 +48,7 @@ public sealed record BenchSettings
     public int[] VariantBatches { get; init; } = [64];
     /// <summary>
     /// The model's int8 copy (<see cref="Int8Experiment"/>) timed beside the float graphs in the step benchmark, or
-    /// null when it cannot be made (no training data to calibrate on) or in the smoke suite.
+    /// null when it cannot be made (no training data to calibrate on) and outside the full suite (the quick one stays under 5 minutes).
     /// </summary>
     public string? Int8Dir { get; init; }
     /// <summary>Folder the graph variants are exported to.</summary>

@@ -70,7 +70,7 @@ public static class SuiteRunner
             VariantsDir = Path.Combine("out", "bench-variants", Path.GetFileName(Path.GetFullPath(modelDir).TrimEnd('/'))),
         };
         var classes = Select(o.Filter, settings);
-        if (classes.Contains(typeof(StepBenchmarks)) && o.Suite != Suite.Smoke)
+        if (classes.Contains(typeof(StepBenchmarks)) && o.Suite == Suite.Full)
         {
             string data = Path.Combine("data", meta.Dataset);
             var (images, labels) = IdxDataset.SplitFiles(data, "train");
