@@ -261,24 +261,12 @@ public sealed class QdqConvProbeEmitter : ModuleEmitter<Conv2d>
         var wValue = s.Parameter("weight");
         float[] w = g.InitializerData(wValue);
         long[] wDims = [.. wValue.Shape.Select(d => d.Size)];
-        int cout = (int)wDims[0], per = w.Length / cout;
+        int cout = (int)wDims[0];
         var bValue = s.HasParameter("bias") ? s.Parameter("bias") : null;
         float[] b = bValue is null ? new float[cout] : g.InitializerData(bValue);
 
         float sx = 2 * InputRange / 255f, sy = 2 * OutputRange / 255f;
-        var sw = new float[cout];
-        var wq = new sbyte[w.Length];
-        var bq = new int[cout];
-        var sb = new float[cout];
-        for (int c = 0; c < cout; c++)
-        {
-            float max = 1e-8f;
-            for (int i = 0; i < per; i++) max = Math.Max(max, Math.Abs(w[c * per + i]));
-            sw[c] = max / 127f;
-            for (int i = 0; i < per; i++) wq[c * per + i] = (sbyte)Math.Clamp(MathF.Round(w[c * per + i] / sw[c]), -127, 127);
-            sb[c] = sx * sw[c];
-            bq[c] = (int)MathF.Round(b[c] / sb[c]);
-        }
+        var (wq, sw, bq, sb) = Int8Experiment.QuantizeWeights(w, b, sx);
         string name = s.Path.Length == 0 ? "conv" : s.Path;
         var wqV = g.Initializer(MakeRawTensor($"{name}.weight_q", DataType.Int8, System.Runtime.InteropServices.MemoryMarshal.AsBytes(wq.AsSpan()), wq.Length, wDims));
         var wzV = g.Initializer(MakeRawTensor($"{name}.weight_zp", DataType.Int8, new byte[cout], cout, cout));

@@ -77,11 +77,11 @@ public static class Int8Experiment
                     using var ro = new RunOptions();
                     using var outs = sess.Run(ro, inputs, names);
                     for (int j = 0; j < names.Count; j++)
-                        foreach (float v in outs[j].GetTensorDataAsSpan<float>())
-                        {
-                            if (v < min[names[j]]) min[names[j]] = v;
-                            if (v > max[names[j]]) max[names[j]] = v;
-                        }
+                    {
+                        float lo = min[names[j]], hi = max[names[j]];
+                        foreach (float v in outs[j].GetTensorDataAsSpan<float>()) { lo = Math.Min(lo, v); hi = Math.Max(hi, v); }
+                        min[names[j]] = lo; max[names[j]] = hi;
+                    }
                 }
                 finally { foreach (var v in inputs.Values) v.Dispose(); }
             }
@@ -101,16 +101,9 @@ public static class Int8Experiment
             if (node.OpType != "Conv") { newNodes.Add(node); continue; }
             string p = $"q{idx++}";
             var (sx, zx) = Range(node.Input[0]); var (sy, zy) = Range(node.Output[0]);
-            var wt = inits[node.Input[1]]; var w = ToFloatArray(wt); long[] wd = wt.Dims.ToArray(); int cout = (int)wd[0], per = w.Length / cout;
+            var wt = inits[node.Input[1]]; var w = ToFloatArray(wt); long[] wd = wt.Dims.ToArray(); int cout = (int)wd[0];
             float[] b = node.Input.Count > 2 && node.Input[2] != "" ? ToFloatArray(inits[node.Input[2]]) : new float[cout];
-            var sw = new float[cout]; var wq = new sbyte[w.Length]; var bq = new int[cout]; var sb = new float[cout];
-            for (int c = 0; c < cout; c++)
-            {
-                float mx = 1e-8f; for (int i = 0; i < per; i++) mx = Math.Max(mx, Math.Abs(w[c * per + i]));
-                sw[c] = mx / 127f;
-                for (int i = 0; i < per; i++) wq[c * per + i] = (sbyte)Math.Clamp(MathF.Round(w[c * per + i] / sw[c]), -127, 127);
-                sb[c] = sx * sw[c]; bq[c] = (int)MathF.Round(b[c] / sb[c]);
-            }
+            var (wq, sw, bq, sb) = QuantizeWeights(w, b, sx);
             g.Initializer.Add(MakeRawTensor($"{p}.wq", DataType.Int8, MemoryMarshal.AsBytes(wq.AsSpan()), wq.Length, wd));
             g.Initializer.Add(MakeRawTensor($"{p}.wz", DataType.Int8, new byte[cout], cout, cout));
             g.Initializer.Add(MakeRawTensor($"{p}.bq", DataType.Int32, MemoryMarshal.AsBytes(bq.AsSpan()), cout, cout));
@@ -134,5 +127,26 @@ public static class Int8Experiment
         var keep = g.Initializer.Where(i => used.Contains(i.Name)).ToList(); g.Initializer.Clear(); g.Initializer.Add(keep);
         AtomicFile.WriteAllBytes(dstFile, model.ToByteArray());
         return convs.Count;
+    }
+
+    /// <summary>
+    /// Conv weights [C_out, ...] to int8 per output channel (scale max |w| / 127, zero point 0) and the bias to int32 at
+    /// scale s_x s_w (what QLinearConv needs for a bias).
+    /// </summary>
+    public static (sbyte[] Wq, float[] Sw, int[] Bq, float[] Sb) QuantizeWeights(float[] w, float[] b, float sx)
+    {
+        int cout = b.Length, per = w.Length / cout;
+        var sw = new float[cout]; var wq = new sbyte[w.Length]; var bq = new int[cout]; var sb = new float[cout];
+        for (int c = 0; c < cout; c++)
+        {
+            var row = w.AsSpan(c * per, per);
+            float mx = 1e-8f;
+            foreach (float v in row) mx = Math.Max(mx, Math.Abs(v));
+            sw[c] = mx / 127f;
+            for (int i = 0; i < per; i++) wq[c * per + i] = (sbyte)Math.Clamp(MathF.Round(row[i] / sw[c]), -127, 127);
+            sb[c] = sx * sw[c];
+            bq[c] = (int)MathF.Round(b[c] / sb[c]);
+        }
+        return (wq, sw, bq, sb);
     }
 }

@@ -171,10 +171,8 @@ public static class SummaryWriter
             var ou = r.Find("StepBenchmarks", "OrtUnet", ("Batch", b));
             var tg = r.Find("StepBenchmarks", "TorchGuided", ("Batch", b));
             var og = r.Find("StepBenchmarks", "OrtGuided", ("Batch", b));
-            string PerImage(BenchRow? x) => x is null ? "-" : (x.MedianNs / 1e6 / b).ToString("F3", Inv);
-            string Ratio(BenchRow? a, BenchRow? o) => a is null || o is null ? "-" : (a.MedianNs / o.MedianNs).ToString("F2", Inv) + "x";
             double? gf = ou is null ? null : Gflops(i.UnetFlopsPerImage, b, ou.MedianNs);
-            sb.Append(Inv, $"| {b} | {PerImage(tu)} | {PerImage(ou)} | {Ratio(tu, ou)} | {PerImage(tg)} | {PerImage(og)} | {Ratio(tg, og)} | ");
+            sb.Append(Inv, $"| {b} | {PerImage(tu, b)} | {PerImage(ou, b)} | {Ratio(tu, ou)} | {PerImage(tg, b)} | {PerImage(og, b)} | {Ratio(tg, og)} | ");
             sb.Append(gf is { } g ? g.ToString("F1", Inv) : "-").Append(" | ");
             sb.Append(gf is { } g2 && peak is { } p ? Pct(g2 / p) : "-").Append(" |\n");
         }
@@ -187,13 +185,15 @@ public static class SummaryWriter
             {
                 var tu = r.Find("StepBenchmarks", "TorchUnet", ("Batch", b)); var ou = r.Find("StepBenchmarks", "OrtUnet", ("Batch", b)); var qu = r.Find("StepBenchmarks", "OrtUnetInt8", ("Batch", b));
                 var tg = r.Find("StepBenchmarks", "TorchGuided", ("Batch", b)); var og = r.Find("StepBenchmarks", "OrtGuided", ("Batch", b)); var qg = r.Find("StepBenchmarks", "OrtGuidedInt8", ("Batch", b));
-                string PerImage(BenchRow? x) => x is null ? "-" : (x.MedianNs / 1e6 / b).ToString("F3", Inv);
-                string Ratio(BenchRow? a, BenchRow? o) => a is null || o is null ? "-" : (a.MedianNs / o.MedianNs).ToString("F2", Inv) + "x";
-                sb.Append(Inv, $"| {b} | {PerImage(qu)} | {Ratio(tu, qu)} | {Ratio(ou, qu)} | {PerImage(qg)} | {Ratio(tg, qg)} | {Ratio(og, qg)} |\n");
+                sb.Append(Inv, $"| {b} | {PerImage(qu, b)} | {Ratio(tu, qu)} | {Ratio(ou, qu)} | {PerImage(qg, b)} | {Ratio(tg, qg)} | {Ratio(og, qg)} |\n");
             }
             sb.Append('\n');
         }
     }
+
+    private static string PerImage(BenchRow? x, int batch) => x is null ? "-" : (x.MedianNs / 1e6 / batch).ToString("F3", Inv);
+
+    private static string Ratio(BenchRow? slow, BenchRow? fast) => slow is null || fast is null ? "-" : (slow.MedianNs / fast.MedianNs).ToString("F2", Inv) + "x";
 
     private static void Generate(StringBuilder sb, BenchResults r)
     {
