@@ -36,6 +36,11 @@ public static class GenerateCli
             DefaultValueFactory = _ => "auto",
         };
         var chunkRows = new Option<int>("--chunk-rows") { Description = $"U-Net rows per call of a data-parallel worker (guided: 2 per image); 0 = {RuntimeOptions.DefaultChunkRows}", DefaultValueFactory = _ => 0 };
+        var precision = new Option<string>("--precision")
+        {
+            Description = "Graphs of the model folder: auto (int8 on the CPU when the folder has them), float32 (the exported weights as trained), int8",
+            DefaultValueFactory = _ => "auto",
+        };
         var device = new Option<string>("--device") { Description = "cpu or cuda (cuda needs a -p:UseCuda=true build)", DefaultValueFactory = _ => "cpu" };
         var output = new Option<string>("--out") { Description = "Output folder", DefaultValueFactory = _ => "out/generate" };
         var format = new Option<string>("--format") { Description = "png, idx, gif, or a comma list (png,idx,gif)", DefaultValueFactory = _ => "png" };
@@ -47,7 +52,7 @@ public static class GenerateCli
 
         var generate = new Command("generate", "Generate images from an exported diffusion model with ONNX Runtime")
         {
-            model, digits, perClass, guidance, steps, sampler, eta, spacing, noClip, threshold, seed, batch, threads, parallelism, chunkRows, device,
+            model, digits, perClass, guidance, steps, sampler, eta, spacing, noClip, threshold, seed, batch, threads, parallelism, chunkRows, precision, device,
             output, format, single, frames, forward, cache, quiet,
         };
         var root = new RootCommand("Diffusion runtime: class-conditional sampling with ONNX Runtime") { generate };
@@ -80,7 +85,8 @@ public static class GenerateCli
                     Seed = r.GetValue(seed),
                     Batch = r.GetValue(batch),
                     Runtime = new RuntimeOptions { Device = dev, DeviceId = devId, IntraOpThreads = r.GetValue(threads),
-                        Parallelism = RuntimeOptions.ParseParallelism(r.GetValue(parallelism)!), ChunkRows = r.GetValue(chunkRows), OptimizedModelCacheDirectory = r.GetValue(cache) },
+                        Parallelism = RuntimeOptions.ParseParallelism(r.GetValue(parallelism)!), ChunkRows = r.GetValue(chunkRows),
+                        Precision = RuntimeOptions.ParsePrecision(r.GetValue(precision)!), OptimizedModelCacheDirectory = r.GetValue(cache) },
                     Out = r.GetValue(output)!,
                     Formats = GenerateSettings.ParseFormats(r.GetValue(format)!),
                     Single = r.GetValue(single),

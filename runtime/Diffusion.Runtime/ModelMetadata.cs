@@ -12,6 +12,18 @@ public enum GraphKind
     Guided,
 }
 
+/// <summary>Numeric form of a graph's convolutions (<see cref="ModelMetadata.Precision"/>).</summary>
+public enum GraphPrecision
+{
+    /// <summary>float32 throughout (<c>unet.onnx</c>, <c>unet-guided.onnx</c>): the exported TorchSharp weights.</summary>
+    Float32,
+    /// <summary>
+    /// int8 convolutions (<c>unet-int8.onnx</c>, <c>unet-guided-int8.onnx</c>): every Conv as QuantizeLinear /
+    /// DequantizeLinear around it, which ONNX Runtime's CPU provider runs as QLinearConv; everything else float32.
+    /// </summary>
+    Int8,
+}
+
 /// <summary>
 /// The metadata every exported model carries in its ONNX <c>metadata_props</c>, so that a file describes itself:
 /// the runtime rebuilds the noise schedule, the prediction type and the label convention from it alone.
@@ -62,6 +74,13 @@ public sealed record ModelMetadata
     public string SourceCommit { get; init; } = "unknown";
     /// <summary>Model preset or architecture summary, e.g. "small".</summary>
     public string Architecture { get; init; } = "";
+    /// <summary>Numeric form of the convolutions; key absent = <see cref="GraphPrecision.Float32"/>.</summary>
+    public GraphPrecision Precision { get; init; } = GraphPrecision.Float32;
+    /// <summary>
+    /// Int8 graphs: SHA-256 (lowercase hex) of the float32 file they were quantized from, so a loader can tell a stale
+    /// int8 file from a current one; "" for float32 graphs.
+    /// </summary>
+    public string QuantizedFrom { get; init; } = "";
 
     /// <summary>Rebuilds the noise schedule this model was trained with.</summary>
     public NoiseSchedule CreateSchedule()
@@ -75,7 +94,7 @@ public sealed record ModelMetadata
     public SortedDictionary<string, string> ToProperties()
     {
         var inv = CultureInfo.InvariantCulture;
-        return new SortedDictionary<string, string>(StringComparer.Ordinal)
+        var props = new SortedDictionary<string, string>(StringComparer.Ordinal)
         {
             [Prefix + "schema_version"] = SchemaVersion.ToString(inv),
             [Prefix + "graph"] = Graph == GraphKind.Unet ? "unet" : "unet-guided",
@@ -95,6 +114,13 @@ public sealed record ModelMetadata
             [Prefix + "source_commit"] = SourceCommit,
             [Prefix + "architecture"] = Architecture,
         };
+        if (Precision == GraphPrecision.Int8)
+        {
+            // float32 files carry neither key (absent = float32), so their bytes do not change
+            props[Prefix + "precision"] = "int8";
+            props[Prefix + "quantized_from"] = QuantizedFrom;
+        }
+        return props;
     }
 
     /// <summary>Reads and validates metadata from ONNX metadata_props; <paramref name="source"/> names the file in messages.</summary>
@@ -164,6 +190,13 @@ public sealed record ModelMetadata
             ConfigSha256 = Req("config_sha256"),
             SourceCommit = Req("source_commit"),
             Architecture = props.TryGetValue(Prefix + "architecture", out var a) ? a : "",
+            Precision = !props.TryGetValue(Prefix + "precision", out var p) ? GraphPrecision.Float32 : p switch
+            {
+                "float32" => GraphPrecision.Float32,
+                "int8" => GraphPrecision.Int8,
+                _ => throw new InvalidInputException($"{source}: metadata '{Prefix}precision' = '{p}'; expected float32 or int8."),
+            },
+            QuantizedFrom = props.TryGetValue(Prefix + "quantized_from", out var q) ? q : "",
         };
         meta.CreateSchedule(); // validates the schedule parameters
         return meta;

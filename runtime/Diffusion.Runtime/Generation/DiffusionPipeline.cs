@@ -34,9 +34,16 @@ public sealed class DiffusionPipeline : IDisposable
         Schedule = Metadata.CreateSchedule();
     }
 
+    /// <summary>File name of the plain graph's int8 form (written by <c>export</c>).</summary>
+    public const string UnetInt8FileName = "unet-int8.onnx";
+    /// <summary>File name of the guided graph's int8 form.</summary>
+    public const string GuidedInt8FileName = "unet-guided-int8.onnx";
+
     /// <summary>
-    /// Loads a model folder holding <c>unet.onnx</c> and/or <c>unet-guided.onnx</c>, or a single .onnx file (a plain
-    /// graph then serves only scale 1; a guided graph serves every scale).
+    /// Loads a model folder or a single .onnx file (a plain graph then serves only scale 1; a guided graph serves every
+    /// scale). In a folder, <see cref="RuntimeOptions.Precision"/> picks the float32 graphs (<c>unet.onnx</c>,
+    /// <c>unet-guided.onnx</c>) or their int8 forms (<see cref="SelectFiles"/>); an int8 file is refused when it was
+    /// quantized from a different float32 file than the one beside it (a stale export).
     /// </summary>
     /// <exception cref="InvalidInputException">Missing path, no model in the folder, or a file that is not a model of this pipeline.</exception>
     public static DiffusionPipeline Load(string path, RuntimeOptions? options = null)
@@ -48,23 +55,71 @@ public sealed class DiffusionPipeline : IDisposable
             try { return m.IsGuided ? new DiffusionPipeline(null, m, true) : new DiffusionPipeline(m, null, true); }
             catch { m.Dispose(); throw; }
         }
-        if (!Directory.Exists(path)) throw new InvalidInputException($"Model not found: {path} (expected a folder with {UnetFileName} / {GuidedFileName}, or an .onnx file).");
-        string u = Path.Combine(path, UnetFileName), g = Path.Combine(path, GuidedFileName);
-        if (!File.Exists(u) && !File.Exists(g)) throw new InvalidInputException($"Model folder {path} has neither {UnetFileName} nor {GuidedFileName}.");
+        var (u, g, precision) = SelectFiles(path, options);
         DiffusionModel? unet = null, guided = null;
         try
         {
-            if (File.Exists(u)) unet = DiffusionModel.Load(u, options, GraphKind.Unet);
-            if (File.Exists(g)) guided = DiffusionModel.Load(g, options, GraphKind.Guided);
+            if (u is not null) unet = DiffusionModel.Load(u, options, GraphKind.Unet);
+            if (g is not null) guided = DiffusionModel.Load(g, options, GraphKind.Guided);
+            if (precision == GraphPrecision.Int8)
+            {
+                CheckQuantizedFrom(unet, Path.Combine(path, UnetFileName));
+                CheckQuantizedFrom(guided, Path.Combine(path, GuidedFileName));
+            }
             return new DiffusionPipeline(unet, guided, true);
         }
         catch { unet?.Dispose(); guided?.Dispose(); throw; }
+    }
+
+    /// <summary>
+    /// The graph files of model folder <paramref name="folder"/> that <see cref="Load"/> runs under
+    /// <paramref name="options"/>: <see cref="PrecisionMode.Float32"/> the float32 files, <see cref="PrecisionMode.Int8"/>
+    /// the int8 ones, <see cref="PrecisionMode.Auto"/> the int8 ones on the CPU when every float32 graph present has its
+    /// int8 form (or the folder has only int8 graphs), else the float32 ones. Absent files are null.
+    /// </summary>
+    /// <exception cref="InvalidInputException">Missing folder, or no graph of the requested precision.</exception>
+    public static (string? Unet, string? Guided, GraphPrecision Precision) SelectFiles(string folder, RuntimeOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (!Directory.Exists(folder)) throw new InvalidInputException($"Model not found: {folder} (expected a folder with {UnetFileName} / {GuidedFileName}, or an .onnx file).");
+        string? F(string name) => File.Exists(Path.Combine(folder, name)) ? Path.Combine(folder, name) : null;
+        string? u = F(UnetFileName), g = F(GuidedFileName), uq = F(UnetInt8FileName), gq = F(GuidedInt8FileName);
+        bool hasInt8 = uq is not null || gq is not null;
+        var mode = options.Precision;
+        if (mode == PrecisionMode.Auto)
+        {
+            bool complete = hasInt8 && (u is null || uq is not null) && (g is null || gq is not null);
+            mode = options.Device == ExecutionDevice.Cpu && complete ? PrecisionMode.Int8 : PrecisionMode.Float32;
+            if (mode == PrecisionMode.Float32 && u is null && g is null && hasInt8)
+                throw new InvalidInputException($"Model folder {folder} has only int8 graphs ({UnetInt8FileName} / {GuidedInt8FileName}), which run on the CPU only; export the float32 graphs for {options.Device}.");
+        }
+        if (mode == PrecisionMode.Int8)
+        {
+            if (!hasInt8)
+                throw new InvalidInputException($"Model folder {folder} has no int8 graphs ({UnetInt8FileName} / {GuidedInt8FileName}); 'make export' writes them when the dataset's IDX files are in data/, or use precision float32 / auto.");
+            return (uq, gq, GraphPrecision.Int8);
+        }
+        if (u is null && g is null) throw new InvalidInputException($"Model folder {folder} has neither {UnetFileName} nor {GuidedFileName}.");
+        return (u, g, GraphPrecision.Float32);
+    }
+
+    private static void CheckQuantizedFrom(DiffusionModel? int8, string floatFile)
+    {
+        if (int8 is null) return;
+        if (int8.Metadata.Precision != GraphPrecision.Int8)
+            throw new InvalidInputException($"{int8.Path}: metadata says precision {int8.Metadata.Precision}; expected an int8 graph under this name.");
+        if (!File.Exists(floatFile) || int8.Metadata.QuantizedFrom.Length == 0) return;
+        string sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(floatFile)));
+        if (!string.Equals(sha, int8.Metadata.QuantizedFrom, StringComparison.OrdinalIgnoreCase))
+            throw new InvalidInputException($"{int8.Path} was quantized from a different {Path.GetFileName(floatFile)} (sha256 {int8.Metadata.QuantizedFrom[..Math.Min(16, int8.Metadata.QuantizedFrom.Length)]}..., the file beside it is {sha[..16]}...): a stale export; re-run 'make export' or use precision float32.");
     }
 
     /// <summary>The plain graph, or null.</summary>
     public IDenoiser? Unet { get; }
     /// <summary>The guided graph, or null.</summary>
     public IDenoiser? Guided { get; }
+    /// <summary>Float32 or int8: the graphs' <see cref="ModelMetadata.Precision"/>.</summary>
+    public GraphPrecision Precision => Metadata.Precision;
     /// <summary>Metadata of the model (shared by both graphs).</summary>
     public ModelMetadata Metadata { get; }
     /// <summary>The noise schedule rebuilt from the metadata.</summary>
@@ -206,6 +261,7 @@ public sealed class DiffusionPipeline : IDisposable
         Same("schedule", a.Schedule, b.Schedule);
         Same("prediction type", a.Prediction, b.Prediction);
         Same("config sha256", a.ConfigSha256, b.ConfigSha256);
+        Same("precision", a.Precision, b.Precision);
         Same("schedule parameters", string.Join(",", a.ScheduleParameters.OrderBy(p => p.Key)), string.Join(",", b.ScheduleParameters.OrderBy(p => p.Key)));
     }
 

@@ -31,6 +31,23 @@ public enum CpuParallelism
     DataParallel,
 }
 
+/// <summary>Which graphs of a model folder <see cref="Generation.DiffusionPipeline.Load"/> runs (<see cref="RuntimeOptions.Precision"/>).</summary>
+public enum PrecisionMode
+{
+    /// <summary>
+    /// The int8 graphs on the CPU when the folder has them for every float32 graph it has (and they were quantized
+    /// from those files), the float32 graphs otherwise and always on CUDA.
+    /// </summary>
+    Auto,
+    /// <summary><c>unet.onnx</c> and <c>unet-guided.onnx</c>: the exported weights, bit-for-bit the TorchSharp model's math.</summary>
+    Float32,
+    /// <summary>
+    /// <c>unet-int8.onnx</c> and <c>unet-guided-int8.onnx</c> (written by <c>export</c>): int8 convolutions, about 1.5x
+    /// faster per step on CPUs with VNNI; the model card states the per-step difference from float32. CPU only.
+    /// </summary>
+    Int8,
+}
+
 /// <summary>How ONNX Runtime sessions are created.</summary>
 public sealed record RuntimeOptions
 {
@@ -50,6 +67,8 @@ public sealed record RuntimeOptions
     /// measured default, <see cref="DefaultChunkRows"/>.
     /// </summary>
     public int ChunkRows { get; init; }
+    /// <summary>Float32 or int8 graphs of a model folder: <see cref="PrecisionMode.Auto"/> (int8 on the CPU when present) by default.</summary>
+    public PrecisionMode Precision { get; init; } = PrecisionMode.Auto;
     /// <summary>Rows per call when <see cref="ChunkRows"/> is 0 (benchmarks/README.md: the chunk sweep).</summary>
     public const int DefaultChunkRows = 16;
     /// <summary>Under <see cref="CpuParallelism.Auto"/>, the least U-Net rows per thread that switch a batch to data-parallel.</summary>
@@ -75,6 +94,9 @@ public sealed record RuntimeOptions
         if (!Enum.IsDefined(Device)) throw new InvalidInputException($"Device {Device} is unknown; expected cpu or cuda.");
         if (!Enum.IsDefined(Parallelism)) throw new InvalidInputException($"Parallelism {Parallelism} is unknown; expected auto, intra-op or data-parallel.");
         if (ChunkRows < 0) throw new InvalidInputException($"Chunk = {ChunkRows} rows; expected 0 (default, {DefaultChunkRows}) or more.");
+        if (!Enum.IsDefined(Precision)) throw new InvalidInputException($"Precision {Precision} is unknown; expected auto, float32 or int8.");
+        if (Device == ExecutionDevice.Cuda && Precision == PrecisionMode.Int8)
+            throw new InvalidInputException("Precision int8 is a CPU path (QLinearConv); use auto or float32 with --device cuda.");
         if (Device == ExecutionDevice.Cuda && Parallelism == CpuParallelism.DataParallel)
             throw new InvalidInputException("Parallelism data-parallel is a CPU mode; use auto or intra-op with --device cuda.");
     }
@@ -87,6 +109,16 @@ public sealed record RuntimeOptions
         "intra-op" or "intraop" => CpuParallelism.IntraOp,
         "data-parallel" or "dataparallel" => CpuParallelism.DataParallel,
         _ => throw new InvalidInputException($"Unknown parallelism '{value}'; expected auto, intra-op or data-parallel."),
+    };
+
+    /// <summary>Parses "auto", "float32" (also "fp32", "float") or "int8".</summary>
+    /// <exception cref="InvalidInputException">Any other value.</exception>
+    public static PrecisionMode ParsePrecision(string value) => (value?.Trim().ToLowerInvariant() ?? "") switch
+    {
+        "auto" => PrecisionMode.Auto,
+        "float32" or "fp32" or "float" => PrecisionMode.Float32,
+        "int8" => PrecisionMode.Int8,
+        _ => throw new InvalidInputException($"Unknown precision '{value}'; expected auto, float32 or int8."),
     };
 
     /// <summary>Parses "cpu" or "cuda" (also "cuda:N" for a device id).</summary>
