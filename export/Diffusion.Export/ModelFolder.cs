@@ -23,7 +23,8 @@ public sealed record ExportSource(string Name, string? Checkpoint = null, long? 
 /// <param name="ParameterCount">Trainable parameters.</param>
 /// <param name="UnetFlops">FLOPs per image of unet.onnx.</param>
 /// <param name="GuidedFlops">FLOPs per image of unet-guided.onnx (two U-Net passes).</param>
-public sealed record ExportResult(IReadOnlyList<string> Files, long ParameterCount, FlopCount UnetFlops, FlopCount GuidedFlops);
+/// <param name="Dataset">The model's dataset (metadata), e.g. "mnist": names the default calibration folder data/&lt;dataset&gt;.</param>
+public sealed record ExportResult(IReadOnlyList<string> Files, long ParameterCount, FlopCount UnetFlops, FlopCount GuidedFlops, string Dataset = "");
 
 /// <summary>
 /// Writes an exported model folder: <c>unet.onnx</c>, <c>unet-guided.onnx</c>, <c>model-card.md</c> and
@@ -69,7 +70,7 @@ public static class ModelFolder
             AtomicFile.WriteAllBytes(path, bytes);
             written.Add(path);
         }
-        return new ExportResult(written, parameters, unetFlops, guidedFlops);
+        return new ExportResult(written, parameters, unetFlops, guidedFlops, metadata.Dataset);
     }
 
     private static JsonObject CardJsonNode(UNetConfig cfg, ModelProto unet, ModelMetadata metadata, string? configJson, ExportSource source,

@@ -34,7 +34,7 @@ public sealed class CliTests : IDisposable
         return path;
     }
 
-    private int Run(string checkpoint, int opset = 17, bool ema = true) => ExportCommand.Run(checkpoint, Out, opset, ema, stdout, stderr);
+    private int Run(string checkpoint, int opset = 17, bool ema = true) => ExportCommand.Run(checkpoint, Out, opset, ema, int8: false, dataDir: null, stdout, stderr);
 
     [Fact]
     public void Exports_a_checkpoint_whose_graph_computes_the_ema_weights()

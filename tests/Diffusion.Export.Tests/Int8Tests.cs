@@ -1,0 +1,190 @@
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using Diffusion.Onnx;
+using Diffusion.Onnx.Tests;
+using Diffusion.Runtime;
+using Diffusion.Runtime.Generation;
+using Diffusion.Runtime.Onnx;
+using Diffusion.Train.Checkpoints;
+using Diffusion.Train.Config;
+using Diffusion.Train.Model;
+using Microsoft.ML.OnnxRuntime;
+using ModelMetadata = Diffusion.Runtime.ModelMetadata;
+using static Diffusion.Export.Tests.TestModels;
+
+namespace Diffusion.Export.Tests;
+
+/// <summary>
+/// The int8 graphs: export writes them beside the float32 ones (calibrated on IDX files), ONNX Runtime runs every
+/// convolution but the stem as QLinearConv, their output stays within the stated bound of the float32 graph's, the
+/// runtime picks them on the CPU by default, and a stale one is refused.
+/// </summary>
+public sealed class Int8Tests : IDisposable
+{
+    private readonly string dir = Directory.CreateTempSubdirectory("export-int8").FullName;
+    private readonly StringWriter stdout = new(), stderr = new();
+
+    public void Dispose()
+    {
+        Directory.Delete(dir, true);
+        stdout.Dispose();
+        stderr.Dispose();
+    }
+
+    private string Out => Path.Combine(dir, "out");
+
+    private string SaveCheckpoint(int seed)
+    {
+        var config = new TrainConfig { Name = "int8-test", Preset = "small", Model = UNetConfig.Preset("small") }.Validate();
+        using var model = RandomModel(config.Model, seed);
+        using var ema = RandomModel(config.Model, seed + 1);
+        string path = Path.Combine(dir, $"run{seed}", "last.ckpt");
+        Checkpoint.Save(path, model, ema, null, config.ToJson(), "abc1234", step: 1, epoch: 1, new RngState([1, 2, 3], 7));
+        return path;
+    }
+
+    /// <summary>An IDX folder with train and t10k splits of blurred random digits-sized images.</summary>
+    private string Data()
+    {
+        string data = Path.Combine(dir, "data");
+        var rng = new Random(5);
+        foreach (var (split, n) in new[] { ("train", 96), ("t10k", 48) })
+        {
+            var pixels = new byte[n * 784];
+            for (int i = 0; i < pixels.Length; i++) pixels[i] = (byte)(rng.NextDouble() < 0.2 ? 255 : 0);
+            Idx.Write(Path.Combine(data, $"{split}-images-idx3-ubyte"), [n, 28, 28], pixels);
+            Idx.Write(Path.Combine(data, $"{split}-labels-idx1-ubyte"), [n], Enumerable.Range(0, n).Select(i => (byte)(i % 10)).ToArray());
+        }
+        return data;
+    }
+
+    private int Export(string ck, bool int8, string? data) => ExportCommand.Run(ck, Out, 17, true, int8, data, stdout, stderr);
+
+    private static int OptimizedCount(string file, string op)
+    {
+        string optimized = file + ".opt.onnx";
+        using (var so = new SessionOptions { IntraOpNumThreads = 1, OptimizedModelFilePath = optimized, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL })
+        using (new InferenceSession(file, so)) { }
+        int n = OnnxHelper.Load(optimized).Graph.Node.Count(nd => nd.OpType == op);
+        File.Delete(optimized);
+        return n;
+    }
+
+    [Fact]
+    public void Export_writes_int8_graphs_that_run_as_QLinearConv_near_the_float32_graphs()
+    {
+        Assert.Equal(0, Export(SaveCheckpoint(11), int8: true, Data()));
+        Assert.Equal(["model-card.json", "model-card.md", "unet-guided-int8.onnx", "unet-guided.onnx", "unet-int8.onnx", "unet.onnx"],
+            Directory.GetFiles(Out).Select(Path.GetFileName).Order());
+        var card = JsonNode.Parse(File.ReadAllText(Path.Combine(Out, "model-card.json")))!;
+        foreach (var (fl, q) in Int8Folder.Files)
+        {
+            string floatFile = Path.Combine(Out, fl), int8File = Path.Combine(Out, q);
+            var meta = ModelMetadata.FromProperties(OnnxHelper.Metadata(OnnxHelper.Load(int8File)), q);
+            Assert.Equal(GraphPrecision.Int8, meta.Precision);
+            Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(floatFile))), meta.QuantizedFrom);
+            Assert.Equal(GraphPrecision.Float32, ModelMetadata.FromProperties(OnnxHelper.Metadata(OnnxHelper.Load(floatFile)), fl).Precision);
+            // every convolution but the stem is int8 once ONNX Runtime has fused the QDQ pattern
+            int convs = OnnxHelper.Load(floatFile).Graph.Node.Count(n => n.OpType == "Conv");
+            Assert.Equal(convs - 1, OptimizedCount(int8File, "QLinearConv"));
+            var entry = card["int8"]!["graphs"]![q]!;
+            Assert.Equal(convs - 1, entry["convolutions"]!.GetValue<int>());
+            Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(int8File))), entry["sha256"]!.GetValue<string>());
+            double rms = entry["parity"]!["relative_rms"]!.GetValue<double>();
+            Assert.InRange(rms, 1e-4, Int8Quantizer.ParityBound); // really quantized, and near the float32 graph
+            Assert.Equal("test", entry["parity"]!["split"]!.GetValue<string>());
+        }
+        string md = File.ReadAllText(Path.Combine(Out, "model-card.md"));
+        Assert.Contains(Int8Folder.Begin, md);
+        Assert.Contains("unet-guided-int8.onnx", md);
+
+        // the runtime: int8 on the CPU by default, float32 on request
+        using (var auto = DiffusionPipeline.Load(Out, new RuntimeOptions { IntraOpThreads = 1 })) Assert.Equal(GraphPrecision.Int8, auto.Precision);
+        using (var fp = DiffusionPipeline.Load(Out, new RuntimeOptions { IntraOpThreads = 1, Precision = PrecisionMode.Float32 })) Assert.Equal(GraphPrecision.Float32, fp.Precision);
+        Assert.Contains("int8", stdout.ToString());
+    }
+
+    [Fact]
+    public void Int8_graphs_pass_the_official_checker()
+    {
+        Assert.Equal(0, Export(SaveCheckpoint(21), int8: true, Data()));
+        foreach (var (_, q) in Int8Folder.Files) OnnxChecker.Check(Path.Combine(Out, q));
+    }
+
+    [Fact]
+    public void No_int8_removes_int8_graphs_of_an_earlier_export_and_the_runtime_falls_back_to_float32()
+    {
+        string data = Data();
+        Assert.Equal(0, Export(SaveCheckpoint(31), int8: true, data));
+        Assert.Equal(0, Export(SaveCheckpoint(41), int8: false, data));
+        Assert.False(File.Exists(Path.Combine(Out, DiffusionPipeline.UnetInt8FileName)));
+        Assert.False(File.Exists(Path.Combine(Out, DiffusionPipeline.GuidedInt8FileName)));
+        using var auto = DiffusionPipeline.Load(Out, new RuntimeOptions { IntraOpThreads = 1 });
+        Assert.Equal(GraphPrecision.Float32, auto.Precision);
+        var e = Assert.Throws<InvalidInputException>(() => DiffusionPipeline.Load(Out, new RuntimeOptions { Precision = PrecisionMode.Int8 }));
+        Assert.Contains("no int8 graphs", e.Message);
+    }
+
+    [Fact]
+    public void A_stale_int8_graph_is_refused_by_the_runtime()
+    {
+        Assert.Equal(0, Export(SaveCheckpoint(51), int8: true, Data()));
+        ExportCommand.Export(SaveCheckpoint(61), Out); // new float32 graphs, old int8 ones left beside them
+        var e = Assert.Throws<InvalidInputException>(() => DiffusionPipeline.Load(Out, new RuntimeOptions { IntraOpThreads = 1 }));
+        Assert.Contains("stale", e.Message);
+        Assert.Contains(DiffusionPipeline.UnetInt8FileName, e.Message);
+        using var fp = DiffusionPipeline.Load(Out, new RuntimeOptions { IntraOpThreads = 1, Precision = PrecisionMode.Float32 });
+        Assert.Equal(GraphPrecision.Float32, fp.Precision);
+    }
+
+    [Fact]
+    public void A_missing_calibration_folder_exits_2_before_writing_anything()
+    {
+        string missing = Path.Combine(dir, "no-data");
+        Assert.Equal(InvalidInputException.ExitCode, Export(SaveCheckpoint(71), int8: true, missing));
+        Assert.Contains(missing, stderr.ToString());
+        Assert.False(Directory.Exists(Out));
+    }
+
+    [Fact]
+    public void Without_data_the_default_export_warns_and_writes_float32_only()
+    {
+        // the default calibration folder is data/<dataset> under the working directory, which the test host lacks
+        Assert.False(Directory.Exists(Path.Combine("data", "mnist")));
+        Assert.Equal(0, Export(SaveCheckpoint(81), int8: true, null));
+        Assert.Contains("warning", stderr.ToString());
+        Assert.False(File.Exists(Path.Combine(Out, DiffusionPipeline.UnetInt8FileName)));
+    }
+
+    // The release models ship int8 graphs: the parity their cards state is what the files give (recomputed on the
+    // same noised test images) and within the bound, and they were quantized from the float32 files beside them.
+    [Theory]
+    [InlineData("mnist")]
+    [InlineData("fashion-mnist")]
+    public void Release_int8_graphs_reproduce_their_card_and_stay_within_the_parity_bound(string name)
+    {
+        string root = RepoRoot(), model = Path.Combine(root, "models", name), data = Path.Combine(root, "data", name);
+        var card = JsonNode.Parse(File.ReadAllText(Path.Combine(model, "model-card.json")))!;
+        var test = IdxDataset.LoadSplit(data, "t10k");
+        foreach (var (fl, q) in Int8Folder.Files)
+        {
+            byte[] f = File.ReadAllBytes(Path.Combine(model, fl)), i8 = File.ReadAllBytes(Path.Combine(model, q));
+            Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(f)), ModelMetadata.FromProperties(OnnxHelper.Metadata(OnnxHelper.Load(Path.Combine(model, q))), q).QuantizedFrom);
+            var entry = card["int8"]!["graphs"]![q]!;
+            Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(i8)), entry["sha256"]!.GetValue<string>());
+            var parity = Int8Quantizer.MeasureParity(f, i8, test, "test", entry["parity"]!["images"]!.GetValue<int>());
+            double stated = entry["parity"]!["relative_rms"]!.GetValue<double>();
+            Assert.True(Math.Abs(parity.RelativeRms - stated) <= 1e-3 * stated + 1e-6, $"{name} {q}: measured {parity.RelativeRms:F6}, card {stated:F6}");
+            Assert.True(parity.RelativeRms <= Int8Quantizer.ParityBound, $"{name} {q}: relative RMS {parity.RelativeRms:F4} over {Int8Quantizer.ParityBound}");
+        }
+        using var auto = DiffusionPipeline.Load(model, new RuntimeOptions { IntraOpThreads = 1 });
+        Assert.Equal(GraphPrecision.Int8, auto.Precision);
+    }
+
+    private static string RepoRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "Pipeline.sln"))) return d.FullName;
+        throw new InvalidOperationException("Pipeline.sln not found above " + AppContext.BaseDirectory);
+    }
+}
