@@ -14,7 +14,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1
 export DOTNET_NOLOGO=1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup torchsharp data build train bench-train export generate pack-runtime sample train-classifier export-classifier judges eval gate experiments test bench bench-quick clean
+.PHONY: help setup torchsharp data build train bench-train export int8 generate pack-runtime sample train-classifier export-classifier judges eval gate experiments test bench bench-quick clean
 
 help: ## list the targets
 	@echo "Diffusion pipeline. First: 'make setup', then 'make train export'; tests: 'make test'."
@@ -38,8 +38,11 @@ train: torchsharp data ## train a model (default config configs/mnist.json); ARG
 bench-train: torchsharp ## measure training images/s per model preset (ARGS: --presets, --batch-size, --steps, --threads, --out)
 	$(TS_DOTNET) run --project train/Diffusion.Train $(RUN_FLAGS) -- bench-train $(ARGS)
 
-export: torchsharp ## export a checkpoint to ONNX (default runs/mnist/checkpoints/last.ckpt -> models/mnist); ARGS passes flags
+export: torchsharp ## export a checkpoint to ONNX, float32 and int8 graphs (default runs/mnist/checkpoints/last.ckpt -> models/mnist); ARGS passes flags
 	$(TS_DOTNET) run --project export/Diffusion.Export $(RUN_FLAGS) -- export $(ARGS)
+
+int8: torchsharp data ## (re)write the int8 graphs of an exported folder, calibrated on data/<dataset>; ARGS e.g. '--model models/fashion-mnist'
+	$(TS_DOTNET) run --project export/Diffusion.Export $(RUN_FLAGS) -- int8 $(ARGS)
 
 generate: ## sample images from an exported model with ONNX Runtime (default models/mnist); ARGS passes flags
 	dotnet run --project runtime/Diffusion.Generate $(RUN_FLAGS) -- generate $(ARGS)
