@@ -5,6 +5,7 @@ using Diffusion.Eval.Evaluation;
 using Diffusion.Eval.Judges;
 using Diffusion.Eval.Report;
 using Diffusion.Runtime;
+using Diffusion.Runtime.Onnx;
 using Diffusion.Runtime.Samplers;
 using Spectre.Console;
 
@@ -92,7 +93,7 @@ public static class Cli
     // ---- shared sampling options --------------------------------------------------------------------------------
 
     private sealed record SamplingOptions(Option<string> Sampler, Option<int> Steps, Option<float> Guidance, Option<double> Eta, Option<ulong> Seed,
-        Option<int> Batch, Option<int> Threads)
+        Option<int> Batch, Option<int> Threads, Option<string> Precision)
     {
         public static SamplingOptions Create() => new(
             new Option<string>("--sampler") { Description = "ddpm, ddim or dpm++", DefaultValueFactory = _ => SamplerFactory.Name(EvalDefaults.Sampler) },
@@ -101,9 +102,12 @@ public static class Cli
             new Option<double>("--eta") { Description = "DDIM eta" },
             new Option<ulong>("--seed") { Description = "noise seed", DefaultValueFactory = _ => EvalDefaults.Seed },
             new Option<int>("--batch") { Description = "images per model call", DefaultValueFactory = _ => 64 },
-            new Option<int>("--threads") { Description = "ONNX Runtime threads (0 = physical cores)" });
+            new Option<int>("--threads") { Description = "ONNX Runtime threads (0 = physical cores)" },
+            new Option<string>("--precision") { Description = "graphs of the model folder: auto (int8 on the CPU when present), float32 or int8", DefaultValueFactory = _ => "auto" });
 
-        public void AddTo(Command c) { c.Add(Sampler); c.Add(Steps); c.Add(Guidance); c.Add(Eta); c.Add(Seed); c.Add(Batch); c.Add(Threads); }
+        public void AddTo(Command c) { c.Add(Sampler); c.Add(Steps); c.Add(Guidance); c.Add(Eta); c.Add(Seed); c.Add(Batch); c.Add(Threads); c.Add(Precision); }
+
+        public PrecisionMode PrecisionOf(ParseResult pr) => RuntimeOptions.ParsePrecision(pr.GetValue(Precision)!);
 
         public SamplingSetting Setting(ParseResult pr)
             => new(SamplerFactory.Parse(pr.GetValue(Sampler)!), pr.GetValue(Steps), pr.GetValue(Guidance), pr.GetValue(Eta));
@@ -140,7 +144,7 @@ public static class Cli
                 Model = pr.GetValue(model) ?? (pr.GetValue(images) is null ? Path.Combine("models", "mnist") : null),
                 Images = pr.GetValue(images), Labels = pr.GetValue(labels), Judges = pr.GetValue(judges),
                 Dataset = pr.GetValue(dataset)!.Trim().ToLowerInvariant(), Data = pr.GetValue(data), PerClass = pr.GetValue(perClass),
-                Setting = s.Setting(pr), Seed = pr.GetValue(s.Seed), BatchSize = pr.GetValue(s.Batch), Threads = pr.GetValue(s.Threads),
+                Setting = s.Setting(pr), Seed = pr.GetValue(s.Seed), BatchSize = pr.GetValue(s.Batch), Threads = pr.GetValue(s.Threads), Precision = s.PrecisionOf(pr),
                 DenoiseCount = pr.GetValue(denoise), Sweep = !pr.GetValue(noSweep),
                 SweepScales = ParseList(pr.GetValue(scales)!, "--sweep-scales", v => float.Parse(v, NumberStyles.Float, Inv)),
                 SweepSteps = ParseList(pr.GetValue(steps)!, "--sweep-steps", v => int.Parse(v, NumberStyles.Integer, Inv)),
@@ -204,7 +208,7 @@ public static class Cli
             {
                 Model = pr.GetValue(model)!, Images = pr.GetValue(images), Labels = pr.GetValue(labels), Judges = pr.GetValue(judges),
                 PerClass = pr.GetValue(perClass), Setting = s.Setting(pr), Seed = pr.GetValue(s.Seed), Threshold = pr.GetValue(threshold),
-                BatchSize = pr.GetValue(s.Batch), Threads = pr.GetValue(s.Threads), Out = pr.GetValue(outFile),
+                BatchSize = pr.GetValue(s.Batch), Threads = pr.GetValue(s.Threads), Precision = s.PrecisionOf(pr), Out = pr.GetValue(outFile),
             };
             var r = Gate.Run(o, Log);
             var m = r.Metrics;

@@ -35,6 +35,8 @@ public sealed record EvalOptions
     public int BatchSize { get; init; } = 64;
     /// <summary>ONNX Runtime threads (0 = physical cores).</summary>
     public int Threads { get; init; }
+    /// <summary>Float32 or int8 graphs of the model folder (<see cref="RuntimeOptions.Precision"/>; auto: int8 on the CPU when present).</summary>
+    public PrecisionMode Precision { get; init; } = PrecisionMode.Auto;
     /// <summary>Test images for the denoising metrics (0 = skip).</summary>
     public int DenoiseCount { get; init; } = 500;
     /// <summary>Run the guidance sweep.</summary>
@@ -79,10 +81,13 @@ public static class EvalRunner
         return Path.Combine("models", dataset);
     }
 
-    /// <summary>Loads the model folder or file with the given threads.</summary>
+    /// <summary>Loads the model folder or file with the given threads and precision (int8 graphs on the CPU when present by default).</summary>
     /// <exception cref="InvalidInputException">Missing or foreign model.</exception>
-    public static DiffusionPipeline LoadModel(string path, int threads)
-        => DiffusionPipeline.Load(path, RuntimeOptions.Default with { IntraOpThreads = threads });
+    public static DiffusionPipeline LoadModel(string path, int threads, PrecisionMode precision = PrecisionMode.Auto)
+        => DiffusionPipeline.Load(path, RuntimeOptions.Default with { IntraOpThreads = threads, Precision = precision });
+
+    /// <summary>"float32" or "int8", as the runtime's precision option spells it.</summary>
+    public static string GraphPrecisionName(GraphPrecision p) => p == GraphPrecision.Int8 ? "int8" : "float32";
 
     /// <summary>Runs the evaluation and writes report.json, report.md and the PNGs; returns the report and its folder.</summary>
     /// <exception cref="InvalidInputException">Bad options, files, or a model foreign to the judges.</exception>
@@ -93,7 +98,7 @@ public static class EvalRunner
         log ??= _ => { };
         using var judges = JudgeSet.Load(JudgeFolder(o.Judges, o.Model, o.Dataset));
         if (judges.LightGbm is null) log($"note: no LightGBM judge in {judges.Folder}; reporting the main judge only");
-        using var pipeline = o.Model is null ? null : LoadModel(o.Model, o.Threads);
+        using var pipeline = o.Model is null ? null : LoadModel(o.Model, o.Threads, o.Precision);
         if (pipeline is not null) judges.CheckModel(pipeline.Metadata, o.Model!);
         int k = judges.Card.NumClasses;
 
@@ -111,7 +116,7 @@ public static class EvalRunner
             (set, double seconds) = Sampling.Generate(pipeline!, o.Setting, o.PerClass, o.Seed, o.BatchSize, null, ct);
             info = new GeneratedInfo
             {
-                Source = "runtime", Setting = o.Setting.ToString(), Sampler = SamplerFactory.Name(o.Setting.Sampler), Steps = o.Setting.Steps,
+                Source = "runtime", Precision = GraphPrecisionName(pipeline!.Precision), Setting = o.Setting.ToString(), Sampler = SamplerFactory.Name(o.Setting.Sampler), Steps = o.Setting.Steps,
                 GuidanceScale = o.Setting.GuidanceScale, Seed = o.Seed, PerClass = o.PerClass, Count = set.Count, Seconds = Math.Round(seconds, 2),
             };
             log(string.Create(CultureInfo.InvariantCulture, $"generated {set.Count} images in {seconds:F1} s"));

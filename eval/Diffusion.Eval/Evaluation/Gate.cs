@@ -2,6 +2,7 @@ using System.Globalization;
 using Diffusion.Eval.Judges;
 using Diffusion.Eval.Metrics;
 using Diffusion.Runtime;
+using Diffusion.Runtime.Onnx;
 
 namespace Diffusion.Eval.Evaluation;
 
@@ -28,6 +29,8 @@ public sealed record GateOptions
     public int BatchSize { get; init; } = 64;
     /// <summary>ONNX Runtime threads (0 = physical cores).</summary>
     public int Threads { get; init; }
+    /// <summary>Float32 or int8 graphs of the model folder (<see cref="RuntimeOptions.Precision"/>; auto: int8 on the CPU when present).</summary>
+    public PrecisionMode Precision { get; init; } = PrecisionMode.Auto;
     /// <summary>Optional JSON result file.</summary>
     public string? Out { get; init; }
 
@@ -90,11 +93,11 @@ public static class Gate
         }
         else
         {
-            using var pipeline = EvalRunner.LoadModel(o.Model, o.Threads);
+            using var pipeline = EvalRunner.LoadModel(o.Model, o.Threads, o.Precision);
             judges.CheckModel(pipeline.Metadata, o.Model);
             log?.Invoke($"generating {o.PerClass} images per class from {o.Model} ({o.Setting}, seed {o.Seed})");
             (set, seconds) = Sampling.Generate(pipeline, o.Setting, o.PerClass, o.Seed, o.BatchSize, null, ct);
-            source = string.Create(CultureInfo.InvariantCulture, $"{o.Model}: {o.Setting}, seed {o.Seed}, {o.PerClass} per class");
+            source = string.Create(CultureInfo.InvariantCulture, $"{o.Model} ({EvalRunner.GraphPrecisionName(pipeline.Precision)} graphs): {o.Setting}, seed {o.Seed}, {o.PerClass} per class");
         }
         if (set.Count == 0) throw new InvalidInputException($"{source}: no images to judge.");
         var metrics = ClassificationMetrics.Compute(set.Labels, judges.Cnn.Score(set).Probabilities, k);

@@ -52,6 +52,8 @@ public sealed record GeneratedInfo
     public string Source { get; init; } = "";
     /// <summary>Sampling setting (runtime only).</summary>
     public string? Setting { get; init; }
+    /// <summary>Graphs that generated the images, "float32" or "int8" (runtime only).</summary>
+    public string? Precision { get; init; }
     /// <summary>Sampler name (runtime only).</summary>
     public string? Sampler { get; init; }
     /// <summary>Steps (runtime only).</summary>

@@ -19,7 +19,7 @@ public static class MarkdownReport
         if (r.Model is { } mod)
             sb.AppendLine(Inv, $"Model `{mod.Path}`: {mod.Architecture}, T = {mod.Timesteps}, {mod.Schedule} schedule, {mod.Prediction} prediction, EMA {(mod.Ema ? "yes" : "no")}, config sha256 `{Short(mod.ConfigSha256)}`, source `{Short(mod.SourceCommit)}`.").AppendLine();
         var g = r.Generated;
-        sb.AppendLine(Inv, $"Images judged: {g.Count} from {(g.Setting is null ? $"`{g.Source}`" : $"the runtime, {g.Setting}, seed {g.Seed}, {g.PerClass} per class, generated in {g.Seconds:F1} s")}. Judges: `{r.Judges}`.").AppendLine();
+        sb.AppendLine(Inv, $"Images judged: {g.Count} from {(g.Setting is null ? $"`{g.Source}`" : $"the runtime ({g.Precision ?? "float32"} graphs), {g.Setting}, seed {g.Seed}, {g.PerClass} per class, generated in {g.Seconds:F1} s")}. Judges: `{r.Judges}`.").AppendLine();
 
         sb.AppendLine("## Headline").AppendLine();
         sb.AppendLine("| metric | generated | real test data |").AppendLine("|---|---|---|");

@@ -28,7 +28,7 @@ public static class ModelCardSection
         var g = r.Generated;
         sb.Append("## Quality\n\n");
         sb.Append(Inv, $"From `{r.Command}` ({r.CreatedUtc}, {r.Machine}; report `{reportDir.Replace('\\', '/')}/report.md`). ");
-        sb.Append(Inv, $"{g.Count:N0} generated images ({g.PerClass} per class) with {g.Setting}, seed {g.Seed}, judged by this folder's judges (`judge-card.md`).\n\n");
+        sb.Append(Inv, $"{g.Count:N0} generated images ({g.PerClass} per class, {g.Precision ?? "float32"} graphs) with {g.Setting}, seed {g.Seed}, judged by this folder's judges (`judge-card.md`).\n\n");
         sb.Append("| Metric | Generated | Real data |\n|---|---:|---:|\n");
         sb.Append(Inv, $"| Main judge (CNN, ML.NET) accuracy | {m.Cnn.Accuracy:P2} | {r.Real.Cnn.Accuracy:P2} (test set) |\n");
         if (m.LightGbm is { } l) sb.Append(Inv, $"| Second judge (LightGBM) accuracy | {l.Accuracy:P2} | {r.Real.LightGbm?.Accuracy.ToString("P2", Inv) ?? "-"} (test set) |\n");
@@ -65,18 +65,6 @@ public static class ModelCardSection
     public static void Update(string cardPath, EvalReport r, string reportDir)
     {
         if (!File.Exists(cardPath)) throw new InvalidInputException($"--card {cardPath}: not found; export the model first (make export).");
-        string text = File.ReadAllText(cardPath);
-        string block = $"{Begin}\n{Markdown(r, reportDir)}{End}\n";
-        int b = text.IndexOf(Begin, StringComparison.Ordinal);
-        if (b < 0) text = text.TrimEnd('\n') + "\n\n" + block;
-        else
-        {
-            int e = text.IndexOf(End, b, StringComparison.Ordinal);
-            if (e < 0) throw new InvalidInputException($"--card {cardPath}: has '{Begin}' but no '{End}'; remove the partial section.");
-            int after = e + End.Length;
-            if (after < text.Length && text[after] == '\n') after++;
-            text = string.Concat(text.AsSpan(0, b), block, text.AsSpan(after));
-        }
-        AtomicFile.WriteAllText(cardPath, text);
+        MarkedSection.Update(cardPath, Begin, End, Markdown(r, reportDir));
     }
 }
