@@ -47,10 +47,10 @@ public sealed record BenchSettings
     /// <summary>Batch sizes of the graph-variant benchmark.</summary>
     public int[] VariantBatches { get; init; } = [64];
     /// <summary>
-    /// The model's int8 copy (<see cref="Int8Experiment"/>) timed beside the float graphs in the step benchmark, or
-    /// null when it cannot be made (no training data to calibrate on) and outside the full suite (the quick one stays under 5 minutes).
+    /// True when the model folder has its int8 graphs (<c>unet-int8.onnx</c>, <c>unet-guided-int8.onnx</c>, written by
+    /// export): the step benchmark times them beside the float32 graphs; false filters those cases out.
     /// </summary>
-    public string? Int8Dir { get; init; }
+    public bool HasInt8 { get; init; }
     /// <summary>Folder the graph variants are exported to.</summary>
     public string VariantsDir { get; init; } = "out/bench-variants";
     /// <summary>Images generated end to end (100 per class for 1,000).</summary>

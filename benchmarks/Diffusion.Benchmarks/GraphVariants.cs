@@ -266,7 +266,7 @@ public sealed class QdqConvProbeEmitter : ModuleEmitter<Conv2d>
         float[] b = bValue is null ? new float[cout] : g.InitializerData(bValue);
 
         float sx = 2 * InputRange / 255f, sy = 2 * OutputRange / 255f;
-        var (wq, sw, bq, sb) = Int8Experiment.QuantizeWeights(w, b, sx);
+        var (wq, sw, bq, sb) = Diffusion.Export.Int8Quantizer.QuantizeWeights(w, b, sx);
         string name = s.Path.Length == 0 ? "conv" : s.Path;
         var wqV = g.Initializer(MakeRawTensor($"{name}.weight_q", DataType.Int8, System.Runtime.InteropServices.MemoryMarshal.AsBytes(wq.AsSpan()), wq.Length, wDims));
         var wzV = g.Initializer(MakeRawTensor($"{name}.weight_zp", DataType.Int8, new byte[cout], cout, cout));

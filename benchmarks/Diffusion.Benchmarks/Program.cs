@@ -166,29 +166,6 @@ compare.SetAction(r =>
 });
 root.Subcommands.Add(compare);
 
-// quantize: the int8 experiment (Int8Experiment): a calibrated QDQ copy of a model folder for the gate and profile
-var qout = new Option<string>("--out") { Description = "Folder for the quantized copy.", DefaultValueFactory = _ => Path.Combine("out", "int8", "mnist") };
-var qdata = new Option<string>("--data") { Description = "IDX folder with the training split for calibration.", DefaultValueFactory = _ => Path.Combine("data", "mnist") };
-var quantize = new Command("quantize", "Experiment: int8 (QDQ) copy of a model folder, calibrated on noised training images.") { model, qout, qdata };
-quantize.SetAction(r =>
-{
-    try
-    {
-        string src = r.GetValue(model) ?? Path.Combine("models", "mnist");
-        if (!File.Exists(ModelFiles.Unet(src))) throw new InvalidInputException($"--model {src}: no {ModelFolder.UnetFile} there.");
-        var ds = IdxDataset.LoadSplit(r.GetValue(qdata)!, "train");
-        var done = Int8Experiment.Quantize(src, r.GetValue(qout)!, ds);
-        foreach (var (file, n) in done) Console.WriteLine($"{Path.Combine(r.GetValue(qout)!, file)}: {n} convolutions as int8 QDQ");
-        return 0;
-    }
-    catch (InvalidInputException e)
-    {
-        Console.Error.WriteLine($"error: {e.Message}");
-        return InvalidInputException.ExitCode;
-    }
-});
-root.Subcommands.Add(quantize);
-
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)
 {

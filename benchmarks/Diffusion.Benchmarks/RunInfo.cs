@@ -83,6 +83,8 @@ public sealed record RunInfo
     public double ParityGuided { get; init; }
     /// <summary>Max |TorchSharp - ONNX Runtime| of each graph variant's unet.onnx (batch 3).</summary>
     public IReadOnlyDictionary<string, double> VariantParity { get; init; } = new Dictionary<string, double>();
+    /// <summary>Graphs the pipelines (generation, allocation) ran: "int8" or "float32", the runtime's default for the folder on the CPU.</summary>
+    public string PipelinePrecision { get; init; } = "float32";
     /// <summary>The explicit allocation measurement, or null when it did not run.</summary>
     public AllocationReport? Allocation { get; init; }
 

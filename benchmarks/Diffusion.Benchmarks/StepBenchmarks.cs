@@ -5,8 +5,8 @@ namespace Diffusion.Benchmarks;
 
 /// <summary>
 /// One denoising step (one model call) at several batch sizes: ONNX Runtime through the runtime's
-/// <c>DiffusionModel</c> (unet.onnx, unet-guided.onnx) against the same weights run eagerly in TorchSharp, all
-/// threads for both. Per-image times and ratios are derived by the summary (time / batch).
+/// <c>DiffusionModel</c> (unet.onnx, unet-guided.onnx and their int8 forms, the runtime's default on the CPU) against
+/// the same float32 weights run eagerly in TorchSharp, all threads for both. Per-image times and ratios are derived by the summary (time / batch).
 /// </summary>
 [MemoryDiagnoser]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory, BenchmarkLogicalGroupRule.ByParams)]
@@ -35,13 +35,13 @@ public class StepBenchmarks
     [GlobalSetup(Target = nameof(OrtGuided))]
     public void SetupOrtGuided() => _ort = new OrtStep(ModelFiles.Guided(S.ModelDir), Inputs, OrtStep.Options(S.AllThreads));
 
-    /// <summary>Loads the int8 copy's unet.onnx (<see cref="BenchSettings.Int8Dir"/>).</summary>
+    /// <summary>Loads unet-int8.onnx (<see cref="BenchSettings.HasInt8"/>).</summary>
     [GlobalSetup(Target = nameof(OrtUnetInt8))]
-    public void SetupOrtUnetInt8() => _ort = new OrtStep(ModelFiles.Unet(S.Int8Dir!), Inputs, OrtStep.Options(S.AllThreads));
+    public void SetupOrtUnetInt8() => _ort = new OrtStep(ModelFiles.UnetInt8(S.ModelDir), Inputs, OrtStep.Options(S.AllThreads));
 
-    /// <summary>Loads the int8 copy's unet-guided.onnx.</summary>
+    /// <summary>Loads unet-guided-int8.onnx.</summary>
     [GlobalSetup(Target = nameof(OrtGuidedInt8))]
-    public void SetupOrtGuidedInt8() => _ort = new OrtStep(ModelFiles.Guided(S.Int8Dir!), Inputs, OrtStep.Options(S.AllThreads));
+    public void SetupOrtGuidedInt8() => _ort = new OrtStep(ModelFiles.GuidedInt8(S.ModelDir), Inputs, OrtStep.Options(S.AllThreads));
 
     /// <summary>Builds the TorchSharp U-Net.</summary>
     [GlobalSetup(Target = nameof(TorchUnet))]
@@ -75,11 +75,11 @@ public class StepBenchmarks
     [Benchmark, BenchmarkCategory("guided")]
     public void OrtGuided() => _ort!.Run();
 
-    /// <summary>ONNX Runtime, the int8 copy of unet.onnx (experiment).</summary>
+    /// <summary>ONNX Runtime, unet-int8.onnx (the runtime's default on the CPU).</summary>
     [Benchmark, BenchmarkCategory("unet")]
     public void OrtUnetInt8() => _ort!.Run();
 
-    /// <summary>ONNX Runtime, the int8 copy of unet-guided.onnx (experiment).</summary>
+    /// <summary>ONNX Runtime, unet-guided-int8.onnx (the runtime's default on the CPU).</summary>
     [Benchmark, BenchmarkCategory("guided")]
     public void OrtGuidedInt8() => _ort!.Run();
 }

@@ -11,6 +11,7 @@ using BenchmarkDotNet.Loggers;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Diffusion.Runtime;
+using Diffusion.Runtime.Generation;
 using Diffusion.Runtime.Onnx;
 using Microsoft.ML.OnnxRuntime;
 
@@ -70,19 +71,11 @@ public static class SuiteRunner
             VariantsDir = Path.Combine("out", "bench-variants", Path.GetFileName(Path.GetFullPath(modelDir).TrimEnd('/'))),
         };
         var classes = Select(o.Filter, settings);
-        if (classes.Contains(typeof(StepBenchmarks)) && o.Suite == Suite.Full)
-        {
-            string data = Path.Combine("data", meta.Dataset);
-            var (images, labels) = IdxDataset.SplitFiles(data, "train");
-            if (File.Exists(images) && File.Exists(labels))
-            {
-                string int8 = Path.Combine("out", "bench-int8", Path.GetFileName(Path.GetFullPath(modelDir).TrimEnd('/')));
-                Int8Experiment.Quantize(modelDir, int8, IdxDataset.Load(images, labels));
-                settings = settings with { Int8Dir = int8 };
-                Console.WriteLine($"bench: int8 copy for the step benchmark in {int8} (calibrated on {data})");
-            }
-            else Console.WriteLine($"bench: no {data} training split; the step benchmark skips the int8 copy");
-        }
+        bool int8 = File.Exists(ModelFiles.UnetInt8(modelDir)) && File.Exists(ModelFiles.GuidedInt8(modelDir));
+        settings = settings with { HasInt8 = int8 };
+        var precision = DiffusionPipeline.SelectFiles(modelDir, OrtStep.Options(threads)).Precision;
+        Console.WriteLine(int8 ? $"bench: the step benchmark also times {modelDir}'s int8 graphs; pipelines run the {precision} graphs (the runtime's default)"
+            : $"bench: {modelDir} has no int8 graphs (export writes them); everything runs the float32 graphs");
         BenchSettings.Current = settings;
 
         string reports = Path.Combine(o.ResultsDir, "results");
@@ -106,7 +99,7 @@ public static class SuiteRunner
         {
             Console.WriteLine($"bench: {type.Name}");
             var config = Config(o.Suite, type, o.ResultsDir);
-            if (settings.Int8Dir is null) config = ((ManualConfig)config).AddFilter(new BenchmarkDotNet.Filters.NameFilter(n => !n.EndsWith("Int8", StringComparison.Ordinal)));
+            if (!settings.HasInt8) config = ((ManualConfig)config).AddFilter(new BenchmarkDotNet.Filters.NameFilter(n => !n.EndsWith("Int8", StringComparison.Ordinal)));
             BenchmarkRunner.Run(type, config);
         }
 
@@ -119,7 +112,7 @@ public static class SuiteRunner
         }
 
         var (unetFlops, guidedFlops) = BenchModel.CountFlops(modelDir);
-        var info = RunInfo.Create(o, settings, meta, modelDir, unetFlops.Total, guidedFlops.Total, parity, alloc, loadBefore, LoadAverage(), clock.Elapsed) with { VariantParity = variantParity, PresetFlopsPerImage = o.Suite == Suite.Smoke ? new Dictionary<string, long>() : BenchModel.PresetFlops() };
+        var info = RunInfo.Create(o, settings, meta, modelDir, unetFlops.Total, guidedFlops.Total, parity, alloc, loadBefore, LoadAverage(), clock.Elapsed) with { VariantParity = variantParity, PipelinePrecision = precision == GraphPrecision.Int8 ? "int8" : "float32", PresetFlopsPerImage = o.Suite == Suite.Smoke ? new Dictionary<string, long>() : BenchModel.PresetFlops() };
         var merged = RunInfo.MergeWithExisting(info, Path.Combine(o.ResultsDir, RunInfoFile), o.Filter.Count > 0);
         AtomicFile.WriteAllBytes(Path.Combine(o.ResultsDir, RunInfoFile), JsonSerializer.SerializeToUtf8Bytes(merged, RunInfo.Json));
         Summarize(o);
