@@ -22,7 +22,7 @@ public enum CallMode
 /// <summary>
 /// What data-parallel batches gave: one step of unet.onnx and unet-guided.onnx at the same batch with intra-op
 /// parallelism (one session over all threads) and data-parallel at several chunk sizes (one single-threaded session
-/// per thread, each running its share of the batch in calls of a few rows).
+/// per thread, each running its share of the batch in calls of a few rows); the int8 graphs too when the folder has them.
 /// </summary>
 [MemoryDiagnoser]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory, BenchmarkLogicalGroupRule.ByParams)]
@@ -67,6 +67,14 @@ public class ParallelismBenchmarks
     [GlobalSetup(Target = nameof(OrtGuided))]
     public void SetupGuided() => _ort = new OrtStep(ModelFiles.Guided(S.ModelDir), Inputs, Options(Mode, S.AllThreads));
 
+    /// <summary>Loads unet-int8.onnx in <see cref="Mode"/> (when the folder has it: <see cref="BenchSettings.HasInt8"/>).</summary>
+    [GlobalSetup(Target = nameof(OrtUnetInt8))]
+    public void SetupUnetInt8() => _ort = new OrtStep(ModelFiles.UnetInt8(S.ModelDir), Inputs, Options(Mode, S.AllThreads));
+
+    /// <summary>Loads unet-guided-int8.onnx in <see cref="Mode"/>.</summary>
+    [GlobalSetup(Target = nameof(OrtGuidedInt8))]
+    public void SetupGuidedInt8() => _ort = new OrtStep(ModelFiles.GuidedInt8(S.ModelDir), Inputs, Options(Mode, S.AllThreads));
+
     /// <summary>Disposes the model.</summary>
     [GlobalCleanup]
     public void Cleanup() { _ort?.Dispose(); _ort = null; }
@@ -78,4 +86,12 @@ public class ParallelismBenchmarks
     /// <summary>One unet-guided.onnx step.</summary>
     [Benchmark, BenchmarkCategory("guided")]
     public void OrtGuided() => _ort!.Run();
+
+    /// <summary>One unet-int8.onnx step.</summary>
+    [Benchmark, BenchmarkCategory("unet-int8")]
+    public void OrtUnetInt8() => _ort!.Run();
+
+    /// <summary>One unet-guided-int8.onnx step.</summary>
+    [Benchmark, BenchmarkCategory("guided-int8")]
+    public void OrtGuidedInt8() => _ort!.Run();
 }

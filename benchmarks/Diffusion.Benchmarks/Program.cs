@@ -70,7 +70,7 @@ root.SetAction(r =>
 });
 
 // profile: where ONNX Runtime spends a step (diagnostic for graph and session changes)
-var graph = new Option<string>("--graph") { Description = "unet or guided.", DefaultValueFactory = _ => "unet" };
+var graph = new Option<string>("--graph") { Description = "unet, guided, unet-int8 or guided-int8.", DefaultValueFactory = _ => "unet" };
 var batch = new Option<int>("--batch") { Description = "Batch size.", DefaultValueFactory = _ => 64 };
 var runs = new Option<int>("--runs") { Description = "Profiled runs.", DefaultValueFactory = _ => 10 };
 var level = new Option<string>("--level") { Description = "Graph optimization level: all, extended, basic, none.", DefaultValueFactory = _ => "all" };
@@ -88,7 +88,15 @@ profile.SetAction(r =>
             GraphVariants.Export(dir, gv, vdir);
             dir = vdir;
         }
-        string file = r.GetValue(graph) == "guided" ? ModelFiles.Guided(dir) : ModelFiles.Unet(dir);
+        string file = r.GetValue(graph) switch
+        {
+            "unet" => ModelFiles.Unet(dir),
+            "guided" => ModelFiles.Guided(dir),
+            "unet-int8" => ModelFiles.UnetInt8(dir),
+            "guided-int8" => ModelFiles.GuidedInt8(dir),
+            var v => throw new InvalidInputException($"--graph {v}: expected unet, guided, unet-int8 or guided-int8."),
+        };
+        if (!File.Exists(file)) throw new InvalidInputException($"--graph {r.GetValue(graph)}: {file} not found (int8 graphs come from make export / make int8).");
         int n = r.GetValue(threads) > 0 ? r.GetValue(threads) : Diffusion.Runtime.Onnx.Hardware.PhysicalCores;
         var lvl = r.GetValue(level) switch
         {

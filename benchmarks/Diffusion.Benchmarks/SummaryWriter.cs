@@ -61,6 +61,7 @@ public static class SummaryWriter
         sb.Append(Inv, $"| Threads | {i.Threads} (\"all cores\": torch.set_num_threads; ONNX Runtime as the runtime runs by default: one single-threaded session per thread for batches of at least {RuntimeOptions.AutoMinRowsPerWorker * i.Threads} U-Net rows (data-parallel, calls of {RuntimeOptions.DefaultChunkRows} rows), else one session with {i.Threads} intra-op threads) |\n");
         sb.Append(Inv, $"| Model | `{i.ModelDir}`: {(i.Trained ? "trained" : "freshly initialised (untrained; weights do not change speed)")} `{i.Architecture}` U-Net, T = {i.Timesteps} |\n");
         sb.Append(Inv, $"| FLOPs per image | {i.UnetFlopsPerImage / 1e6:F1} M (unet.onnx), {i.GuidedFlopsPerImage / 1e6:F1} M (unet-guided.onnx, two U-Net passes); convolutions and matrix products from the exported graph (Diffusion.Onnx FlopCounter), 2 per multiply-accumulate |\n");
+        sb.Append(Inv, $"| Graphs | pipelines (end to end, allocation) ran the {i.PipelinePrecision} graphs, the runtime's default for this folder on the CPU{(i.PipelinePrecision == "int8" ? " (every convolution but the stem in int8; per-step parity in the model card); the step benchmark times the int8 and the float32 graphs" : "")}; TorchSharp runs the float32 weights |\n");
         sb.Append(Inv, $"| Same weights in both engines | max abs difference TorchSharp vs ONNX Runtime on a batch of 3: {i.ParityUnet:E1} (unet), {i.ParityGuided:E1} (guided) |\n\n");
     }
 
@@ -207,7 +208,7 @@ public static class SummaryWriter
         if (rows.Count == 0 && tuning.Count == 0) return;
         var i = r.Info;
         sb.Append(Inv, $"### End to end: {i.Images:N0} guided digits (scale {i.GuidanceScale:G}, {i.Images / 10:N0} per class)\n\n");
-        sb.Append("`DiffusionPipeline.Generate` with unet-guided.onnx: one model call per step; sampler, noise and buffers included.\n\n");
+        sb.Append(Inv, $"`DiffusionPipeline.Generate` with {(i.PipelinePrecision == "int8" ? "unet-guided-int8.onnx (the runtime's default on the CPU; GFLOP/s count the float32 graph's FLOPs)" : "unet-guided.onnx")}: one model call per step; sampler, noise and buffers included.\n\n");
         if (rows.Count > 0)
         {
             sb.Append(Inv, $"Samplers, batch {i.GenerateBatch}, one request, all cores:\n\n");
@@ -340,7 +341,7 @@ public static class SummaryWriter
         sb.Append("DataParallelN: one single-threaded session per thread, each running its contiguous share of the batch in calls of N U-Net rows (Whole: the share in one call). ");
         sb.Append("Speed-up is against IntraOp at the same batch; the outputs are identical (a test checks bit-for-bit equality).\n\n");
         sb.Append("| Graph | Mode | Batch | Median ms | ms/img | Speed-up |\n|---|---|---:|---:|---:|---:|\n");
-        foreach (var (method, graph) in new[] { ("OrtUnet", "unet.onnx"), ("OrtGuided", "unet-guided.onnx") })
+        foreach (var (method, graph) in new[] { ("OrtUnet", "unet.onnx"), ("OrtGuided", "unet-guided.onnx"), ("OrtUnetInt8", "unet-int8.onnx"), ("OrtGuidedInt8", "unet-guided-int8.onnx") })
             foreach (var x in rows.Where(x => x.Method == method).OrderBy(x => x.Int("Batch")).ThenBy(x => Enum.Parse<CallMode>(x.Parameters["Mode"])))
             {
                 int b = x.Int("Batch");

@@ -83,13 +83,15 @@ public sealed class SummaryTests : IDisposable
         Info(new AllocationReport([new("ddim", 5, 1000), new("ddim", 10, 1020)], 4, 980, 200, 0, 64, 40));
         Report("ParallelismBenchmarks",
             Case("ParallelismBenchmarks", "OrtUnet", "Mode=IntraOp&Batch=64", 64e6), Case("ParallelismBenchmarks", "OrtUnet", "Mode=DataParallel16&Batch=64", 48e6),
-            Case("ParallelismBenchmarks", "OrtGuided", "Mode=IntraOp&Batch=64", 128e6), Case("ParallelismBenchmarks", "OrtGuided", "Mode=DataParallel8&Batch=64", 80e6));
+            Case("ParallelismBenchmarks", "OrtGuided", "Mode=IntraOp&Batch=64", 128e6), Case("ParallelismBenchmarks", "OrtGuided", "Mode=DataParallel8&Batch=64", 80e6),
+            Case("ParallelismBenchmarks", "OrtGuidedInt8", "Mode=IntraOp&Batch=64", 120e6), Case("ParallelismBenchmarks", "OrtGuidedInt8", "Mode=DataParallel16&Batch=64", 60e6));
 
         string md = SummaryWriter.Write(BenchResults.Read(_dir));
 
         Assert.Contains("| unet.onnx | IntraOp | 64 | 64.00 | 1.000 | 1.00x |", md);
         Assert.Contains("| unet.onnx | DataParallel16 | 64 | 48.00 | 0.750 | 1.33x |", md);
         Assert.Contains("| unet-guided.onnx | DataParallel8 | 64 | 80.00 | 1.250 | 1.60x |", md);
+        Assert.Contains("| unet-guided-int8.onnx | DataParallel16 | 64 | 60.00 | 0.938 | 2.00x |", md);
         Assert.Contains("40.0 B per data-parallel call (batch 64, all threads)", md);
         var targets = md.Split("### Targets")[1].Split("###")[0];
         Assert.Contains("| No managed allocation per step beyond a small constant (<= 16 B/step) |", targets);
