@@ -228,6 +228,10 @@ public sealed class ResBlock : Module<Tensor, Tensor, Tensor>
     private readonly Dropout dropout;
     private readonly Conv2d conv2;
     private readonly Conv2d? skip;
+    // TorchSharp 0.107 passes an implicitly converted Scalar's handle to native code without keeping the Scalar alive:
+    // a GC on another thread during the call can finalize it first ("Expected false to be true ... toFloat", seen once
+    // in CI from `ss[0] + 1`). A static Scalar is never finalized.
+    private static readonly Scalar One = 1.ToScalar();
 
     /// <summary>Input and output channel counts.</summary>
     public int InChannels { get; }
@@ -254,7 +258,7 @@ public sealed class ResBlock : Module<Tensor, Tensor, Tensor>
         using var scope = NewDisposeScope();
         var h = conv1.forward(functional.silu(norm1.forward(x)));
         var ss = emb_proj.forward(functional.silu(emb)).unsqueeze(-1).unsqueeze(-1).chunk(2, 1);
-        h = norm2.forward(h) * (ss[0] + 1) + ss[1];
+        h = norm2.forward(h) * ss[0].add(One, One) + ss[1]; // (1 + scale), with Scalars that live for the process
         h = conv2.forward(dropout.forward(functional.silu(h)));
         var s = skip is null ? x : skip.forward(x);
         return (s + h).MoveToOuterDisposeScope();
