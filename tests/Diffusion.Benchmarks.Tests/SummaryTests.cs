@@ -110,14 +110,19 @@ public sealed class SummaryTests : IDisposable
             Case("StepBenchmarks", "TorchGuided", "Batch=64", 600e6), Case("StepBenchmarks", "OrtGuided", "Batch=64", 400e6),
             Case("StepBenchmarks", "OrtGuidedInt8", "Batch=64", 250e6));
 
-        string md = SummaryWriter.Write(BenchResults.Read(_dir));
-
-        var targets = md.Split("### Targets")[1].Split("###")[0];
-        string target = targets.Split('\n').Single(l => l.Contains(">= 2x faster"));
+        var (md, targets, target) = SpeedTarget();
         Assert.Contains("| guided batch 64: 2.40x; unet batch 64: 2.50x | **met** |", target);
         Assert.Contains("int8", target);
         Assert.Contains("| The same with the float32 graphs (`--precision float32`: same precision as TorchSharp) | guided batch 64: 1.50x; unet batch 64: 1.50x | missed in float32 |", targets);
         Assert.Contains("| 64 | 1.875 | 2.50x | 1.67x | 3.906 | 2.40x | 1.60x |", md);
+    }
+
+    // The summary, its Targets section and the speed-target row of the results written so far.
+    private (string Md, string Targets, string Target) SpeedTarget()
+    {
+        string md = SummaryWriter.Write(BenchResults.Read(_dir));
+        string targets = md.Split("### Targets")[1].Split("###")[0];
+        return (md, targets, targets.Split('\n').Single(l => l.Contains(">= 2x faster")));
     }
 
     [Fact]
@@ -128,10 +133,7 @@ public sealed class SummaryTests : IDisposable
             Case("StepBenchmarks", "TorchUnet", "Batch=64", 300e6), Case("StepBenchmarks", "OrtUnet", "Batch=64", 100e6),
             Case("StepBenchmarks", "TorchGuided", "Batch=64", 600e6), Case("StepBenchmarks", "OrtGuided", "Batch=64", 400e6));
 
-        string md = SummaryWriter.Write(BenchResults.Read(_dir));
-
-        var targets = md.Split("### Targets")[1].Split("###")[0];
-        string target = targets.Split('\n').Single(l => l.Contains(">= 2x faster"));
+        var (_, targets, target) = SpeedTarget();
         Assert.Contains("(float32)", target);
         Assert.Contains("| guided batch 64: 1.50x; unet batch 64: 3.00x | **missed** |", target);
         Assert.DoesNotContain("The same with the float32 graphs", targets);

@@ -8,33 +8,11 @@ using static Diffusion.Export.Tests.TestModels;
 namespace Diffusion.Export.Tests;
 
 /// <summary>The export command: checkpoint in, model folder out; bad input gives exit code 2 and writes nothing.</summary>
-public sealed class CliTests : IDisposable
+public sealed class CliTests : CommandTestBase
 {
-    private readonly string dir = Directory.CreateTempSubdirectory("export-cli").FullName;
-    private readonly StringWriter stdout = new(), stderr = new();
-
-    public void Dispose()
-    {
-        Directory.Delete(dir, true);
-        stdout.Dispose();
-        stderr.Dispose();
-    }
-
-    private string Out => Path.Combine(dir, "out");
-
     private static TrainConfig Config(string preset) => new TrainConfig { Name = "cli-test", Preset = preset, Model = UNetConfig.Preset(preset) }.Validate();
 
-    /// <summary>Saves a checkpoint whose raw and EMA weights differ.</summary>
-    private string SaveCheckpoint(TrainConfig config, UNetConfig? weightsFor = null)
-    {
-        using var model = RandomModel(weightsFor ?? config.Model, seed: 11);
-        using var ema = RandomModel(weightsFor ?? config.Model, seed: 22);
-        string path = Path.Combine(dir, "run", "checkpoints", "last.ckpt");
-        Checkpoint.Save(path, model, ema, null, config.ToJson(), "abc1234", step: 321, epoch: 3, new RngState([1, 2, 3], 7));
-        return path;
-    }
-
-    private int Run(string checkpoint, int opset = 17, bool ema = true) => ExportCommand.Run(checkpoint, Out, opset, ema, int8: false, dataDir: null, stdout, stderr);
+    private int Run(string checkpoint, int opset = 17, bool ema = true) => ExportCommand.Run(checkpoint, Out, opset, ema, int8: false, dataDir: null, Stdout, Stderr);
 
     [Fact]
     public void Exports_a_checkpoint_whose_graph_computes_the_ema_weights()
@@ -62,7 +40,7 @@ public sealed class CliTests : IDisposable
         Assert.True(MaxAbsDiff(fromEma, got) <= 1e-4f);
         loaded.Model.eval();
         Assert.True(MaxAbsDiff(Torch(loaded.Model, x, t, y), got) > 1e-2f, "the raw weights give the same output: the test cannot tell EMA from raw");
-        Assert.Contains("wrote", stdout.ToString());
+        Assert.Contains("wrote", Stdout.ToString());
     }
 
     [Fact]
@@ -82,9 +60,9 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Missing_checkpoint_exits_2_and_writes_nothing()
     {
-        string ck = Path.Combine(dir, "nope.ckpt");
+        string ck = Path.Combine(Dir, "nope.ckpt");
         Assert.Equal(InvalidInputException.ExitCode, Run(ck));
-        Assert.Contains(ck, stderr.ToString());
+        Assert.Contains(ck, Stderr.ToString());
         Assert.False(Directory.Exists(Out));
     }
 
@@ -96,7 +74,7 @@ public sealed class CliTests : IDisposable
         bytes[bytes.Length / 2] ^= 0xff;
         File.WriteAllBytes(ck, bytes);
         Assert.Equal(InvalidInputException.ExitCode, Run(ck));
-        Assert.Contains(ck, stderr.ToString());
+        Assert.Contains(ck, Stderr.ToString());
         Assert.False(Directory.Exists(Out));
 
         File.WriteAllText(ck, "not a checkpoint at all");
@@ -110,15 +88,15 @@ public sealed class CliTests : IDisposable
         // config says medium, weights are small
         string ck = SaveCheckpoint(Config("medium"), weightsFor: UNetConfig.Preset("small"));
         Assert.Equal(InvalidInputException.ExitCode, Run(ck));
-        Assert.Contains("architecture", stderr.ToString());
+        Assert.Contains("architecture", Stderr.ToString());
         Assert.False(Directory.Exists(Out));
     }
 
     [Fact]
     public void Unsupported_opset_exits_2_before_loading()
     {
-        Assert.Equal(InvalidInputException.ExitCode, Run(Path.Combine(dir, "whatever.ckpt"), opset: 11));
-        Assert.Contains("--opset 11", stderr.ToString());
+        Assert.Equal(InvalidInputException.ExitCode, Run(Path.Combine(Dir, "whatever.ckpt"), opset: 11));
+        Assert.Contains("--opset 11", Stderr.ToString());
         Assert.False(Directory.Exists(Out));
     }
 
@@ -134,8 +112,8 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Presets_table_counts_each_preset_from_its_graph()
     {
-        Assert.Equal(0, ExportCommand.DescribePresets(stdout));
-        var rows = stdout.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(2).ToArray();
+        Assert.Equal(0, ExportCommand.DescribePresets(Stdout));
+        var rows = Stdout.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(2).ToArray();
         Assert.Equal(3, rows.Length);
         foreach (var (row, preset) in rows.Zip(new[] { "small", "medium", "large" }))
         {

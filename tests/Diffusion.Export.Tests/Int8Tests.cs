@@ -19,34 +19,15 @@ namespace Diffusion.Export.Tests;
 /// convolution but the stem as QLinearConv, their output stays within the stated bound of the float32 graph's, the
 /// runtime picks them on the CPU by default, and a stale one is refused.
 /// </summary>
-public sealed class Int8Tests : IDisposable
+public sealed class Int8Tests : CommandTestBase
 {
-    private readonly string dir = Directory.CreateTempSubdirectory("export-int8").FullName;
-    private readonly StringWriter stdout = new(), stderr = new();
-
-    public void Dispose()
-    {
-        Directory.Delete(dir, true);
-        stdout.Dispose();
-        stderr.Dispose();
-    }
-
-    private string Out => Path.Combine(dir, "out");
-
-    private string SaveCheckpoint(int seed)
-    {
-        var config = new TrainConfig { Name = "int8-test", Preset = "small", Model = UNetConfig.Preset("small") }.Validate();
-        using var model = RandomModel(config.Model, seed);
-        using var ema = RandomModel(config.Model, seed + 1);
-        string path = Path.Combine(dir, $"run{seed}", "last.ckpt");
-        Checkpoint.Save(path, model, ema, null, config.ToJson(), "abc1234", step: 1, epoch: 1, new RngState([1, 2, 3], 7));
-        return path;
-    }
+    private string SaveCheckpoint(int seed) => SaveCheckpoint(
+        new TrainConfig { Name = "int8-test", Preset = "small", Model = UNetConfig.Preset("small") }.Validate(), seed: seed, folder: $"run{seed}");
 
     /// <summary>An IDX folder with train and t10k splits of blurred random digits-sized images.</summary>
     private string Data()
     {
-        string data = Path.Combine(dir, "data");
+        string data = Path.Combine(Dir, "data");
         var rng = new Random(5);
         foreach (var (split, n) in new[] { ("train", 96), ("t10k", 48) })
         {
@@ -58,7 +39,7 @@ public sealed class Int8Tests : IDisposable
         return data;
     }
 
-    private int Export(string ck, bool int8, string? data) => ExportCommand.Run(ck, Out, 17, true, int8, data, stdout, stderr);
+    private int Export(string ck, bool int8, string? data) => ExportCommand.Run(ck, Out, 17, true, int8, data, Stdout, Stderr);
 
     private static int OptimizedCount(string file, string op)
     {
@@ -101,7 +82,7 @@ public sealed class Int8Tests : IDisposable
         // the runtime: int8 on the CPU by default, float32 on request
         using (var auto = DiffusionPipeline.Load(Out, new RuntimeOptions { IntraOpThreads = 1 })) Assert.Equal(GraphPrecision.Int8, auto.Precision);
         using (var fp = DiffusionPipeline.Load(Out, new RuntimeOptions { IntraOpThreads = 1, Precision = PrecisionMode.Float32 })) Assert.Equal(GraphPrecision.Float32, fp.Precision);
-        Assert.Contains("int8", stdout.ToString());
+        Assert.Contains("int8", Stdout.ToString());
     }
 
     [Fact]
@@ -140,9 +121,9 @@ public sealed class Int8Tests : IDisposable
     [Fact]
     public void A_missing_calibration_folder_exits_2_before_writing_anything()
     {
-        string missing = Path.Combine(dir, "no-data");
+        string missing = Path.Combine(Dir, "no-data");
         Assert.Equal(InvalidInputException.ExitCode, Export(SaveCheckpoint(71), int8: true, missing));
-        Assert.Contains(missing, stderr.ToString());
+        Assert.Contains(missing, Stderr.ToString());
         Assert.False(Directory.Exists(Out));
     }
 
@@ -152,7 +133,7 @@ public sealed class Int8Tests : IDisposable
         // the default calibration folder is data/<dataset> under the working directory, which the test host lacks
         Assert.False(Directory.Exists(Path.Combine("data", "mnist")));
         Assert.Equal(0, Export(SaveCheckpoint(81), int8: true, null));
-        Assert.Contains("warning", stderr.ToString());
+        Assert.Contains("warning", Stderr.ToString());
         Assert.False(File.Exists(Path.Combine(Out, DiffusionPipeline.UnetInt8FileName)));
     }
 
