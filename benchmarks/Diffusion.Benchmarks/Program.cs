@@ -174,10 +174,4 @@ compare.SetAction(r =>
 });
 root.Subcommands.Add(compare);
 
-var parsed = root.Parse(args);
-if (parsed.Errors.Count > 0)
-{
-    foreach (var e in parsed.Errors) Console.Error.WriteLine(e.Message);
-    return InvalidInputException.ExitCode;
-}
-return parsed.Invoke();
+return Diffusion.Runtime.Cli.CliRunner.Run(root, args);

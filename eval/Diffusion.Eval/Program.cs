@@ -21,21 +21,7 @@ public static class Cli
     public static int Run(string[] args)
     {
         var root = new RootCommand("Evaluate generated images with ML.NET judges") { JudgesCommand(args), ReportCommand(args), GateCommand() };
-        var parsed = root.Parse(args);
-        if (parsed.Errors.Count > 0)
-        {
-            foreach (var e in parsed.Errors) Console.Error.WriteLine($"error: {e.Message}");
-            return InvalidInputException.ExitCode;
-        }
-        try
-        {
-            return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
-        }
-        catch (InvalidInputException e)
-        {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return InvalidInputException.ExitCode;
-        }
+        return Diffusion.Runtime.Cli.CliRunner.Run(root, args);
     }
 
     /// <summary>"make TARGET ARGS='...'" for the arguments after the subcommand.</summary>

@@ -30,10 +30,4 @@ var presets = new Command("presets", "Print parameters, FLOPs per image and file
 presets.SetAction(_ => ExportCommand.DescribePresets(Console.Out));
 var root = new RootCommand("Diffusion exporter: TorchSharp U-Net checkpoint -> ONNX.") { export, int8, presets };
 
-var parsed = root.Parse(args);
-if (parsed.Errors.Count > 0)
-{
-    foreach (var e in parsed.Errors) Console.Error.WriteLine(e.Message);
-    return InvalidInputException.ExitCode;
-}
-return parsed.Invoke();
+return Diffusion.Runtime.Cli.CliRunner.Run(root, args);

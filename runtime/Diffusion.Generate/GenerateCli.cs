@@ -111,13 +111,6 @@ public static class GenerateCli
             return exit;
         });
 
-        var parsed = root.Parse(args);
-        if (parsed.Errors.Count > 0)
-        {
-            foreach (var error in parsed.Errors) stderr.WriteLine($"error: {error.Message}");
-            stderr.WriteLine("Run 'generate --help' for the options.");
-            return InvalidInputException.ExitCode;
-        }
-        return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+        return Diffusion.Runtime.Cli.CliRunner.Run(root, args, stdout, stderr, "Run 'generate --help' for the options.");
     }
 }

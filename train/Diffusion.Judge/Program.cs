@@ -84,21 +84,7 @@ train.SetAction(pr =>
 });
 
 var root = new RootCommand("Judge classifier (TorchSharp)") { train };
-var parsed = root.Parse(args);
-if (parsed.Errors.Count > 0)
-{
-    foreach (var e in parsed.Errors) Console.Error.WriteLine(e.Message);
-    return InvalidInputException.ExitCode;
-}
-try
-{
-    return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
-}
-catch (InvalidInputException e)
-{
-    Console.Error.WriteLine($"error: {e.Message}");
-    return InvalidInputException.ExitCode;
-}
+return Diffusion.Runtime.Cli.CliRunner.Run(root, args);
 
 /// <summary>Source version helpers.</summary>
 internal static class Git
