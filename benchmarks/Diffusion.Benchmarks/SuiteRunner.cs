@@ -112,7 +112,7 @@ public static class SuiteRunner
         }
 
         var (unetFlops, guidedFlops) = BenchModel.CountFlops(modelDir);
-        var info = RunInfo.Create(o, settings, meta, modelDir, unetFlops.Total, guidedFlops.Total, parity, alloc, loadBefore, LoadAverage(), clock.Elapsed) with { VariantParity = variantParity, PipelinePrecision = precision == GraphPrecision.Int8 ? "int8" : "float32", PresetFlopsPerImage = o.Suite == Suite.Smoke ? new Dictionary<string, long>() : BenchModel.PresetFlops() };
+        var info = RunInfo.Create(o, settings, meta, modelDir, unetFlops.Total, guidedFlops.Total, parity, alloc, loadBefore, LoadAverage(), clock.Elapsed) with { VariantParity = variantParity, PipelinePrecision = Diffusion.Runtime.ModelMetadata.PrecisionName(precision), PresetFlopsPerImage = o.Suite == Suite.Smoke ? new Dictionary<string, long>() : BenchModel.PresetFlops() };
         var merged = RunInfo.MergeWithExisting(info, Path.Combine(o.ResultsDir, RunInfoFile), o.Filter.Count > 0);
         AtomicFile.WriteAllBytes(Path.Combine(o.ResultsDir, RunInfoFile), JsonSerializer.SerializeToUtf8Bytes(merged, RunInfo.Json));
         Summarize(o);

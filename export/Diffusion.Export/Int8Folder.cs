@@ -48,8 +48,7 @@ public static class Int8Folder
             throw new InvalidInputException($"Model folder {modelDir} has neither {DiffusionPipeline.UnetFileName} nor {DiffusionPipeline.GuidedFileName} to quantize.");
         int classes = ModelMetadata.FromProperties(Onnx.OnnxHelper.Metadata(Onnx.OnnxHelper.Load(Path.Combine(modelDir, present[0].Float))), present[0].Float).NumClasses;
         var train = IdxDataset.LoadSplit(dataDir, "train", classes);
-        bool hasTest = File.Exists(Path.Combine(dataDir, "t10k-images-idx3-ubyte")) || File.Exists(Path.Combine(dataDir, "t10k-images-idx3-ubyte.gz"));
-        var parity = hasTest ? (IdxDataset.LoadSplit(dataDir, "t10k", classes), "test") : (train, "train");
+        var parity = IdxDataset.HasSplit(dataDir, "t10k") ? (IdxDataset.LoadSplit(dataDir, "t10k", classes), "test") : (train, "train");
 
         var built = new List<(string Name, byte[] Bytes, Int8Graph Graph)>();
         foreach (var (fl, q) in present)

@@ -72,6 +72,7 @@ public static class Int8Quantizer
         var weights = model.Graph.Initializer.ToDictionary(i => i.Name, StringComparer.Ordinal);
         bool stem = all.Count > 0 && weights.TryGetValue(all[0].Input[1], out var w0) && w0.Dims.Count == 4 && w0.Dims[1] == meta.Channels;
         var convs = all.Skip(stem ? 1 : 0).ToList();
+        var quantized = new HashSet<NodeProto>(convs, ReferenceEqualityComparer.Instance);
         var names = convs.SelectMany(nd => new[] { nd.Input[0], nd.Output[0] }).Distinct(StringComparer.Ordinal).ToList();
 
         // 1. calibration graph: every conv input and output as an extra output
@@ -104,7 +105,7 @@ public static class Int8Quantizer
         int idx = 0;
         foreach (var node in g.Node)
         {
-            if (node.OpType != "Conv" || !convs.Contains(node)) { nodes.Add(node); continue; }
+            if (!quantized.Contains(node)) { nodes.Add(node); continue; }
             string p = $"int8_{idx++}";
             var (sx, zx) = Range(node.Input[0]); var (sy, zy) = Range(node.Output[0]);
             var wt = inits[node.Input[1]]; var w = ToFloatArray(wt); long[] wd = [.. wt.Dims]; int cout = (int)wd[0];
@@ -138,14 +139,16 @@ public static class Int8Quantizer
         model.MetadataProps.AddRange(props.Select(kv => new StringStringEntryProto { Key = kv.Key, Value = kv.Value }));
 
         // 4. parity on held-out images
-        var parityResult = MeasureParity(floatBytes, model.ToByteArray(), parity.Data, parity.Split, parityImages);
+        var parityResult = Compare(meta, floatBytes, model.ToByteArray(), parity.Data, parity.Split, parityImages);
         return new Int8Graph(model, convs.Count, parityResult);
     }
 
     /// <summary>Runs both graphs on the same noised images of <paramref name="data"/> and compares their outputs.</summary>
     public static Int8Parity MeasureParity(byte[] floatBytes, byte[] int8Bytes, IdxDataset data, string split, int images = ParityImages)
+        => Compare(ModelMetadata.FromProperties(Metadata(ModelProto.Parser.ParseFrom(floatBytes)), "float32 graph"), floatBytes, int8Bytes, data, split, images);
+
+    private static Int8Parity Compare(ModelMetadata meta, byte[] floatBytes, byte[] int8Bytes, IdxDataset data, string split, int images)
     {
-        var meta = ModelMetadata.FromProperties(Metadata(ModelProto.Parser.ParseFrom(floatBytes)), "float32 graph");
         using var f = Session(floatBytes);
         using var q = Session(int8Bytes);
         string output = f.OutputNames[0];

@@ -146,6 +146,13 @@ public sealed class IdxDataset
         return Load(images, labels, numClasses);
     }
 
+    /// <summary>True when <paramref name="folder"/> has both files of <paramref name="split"/> (raw or .gz).</summary>
+    public static bool HasSplit(string folder, string split)
+    {
+        try { SplitFiles(folder, split); return true; }
+        catch (InvalidInputException) { return false; }
+    }
+
     /// <summary>The paths of a split's images and labels files in <paramref name="folder"/> (see <see cref="LoadSplit"/>).</summary>
     /// <exception cref="InvalidInputException">Folder or files missing.</exception>
     public static (string Images, string Labels) SplitFiles(string folder, string split)

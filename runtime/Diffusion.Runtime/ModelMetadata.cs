@@ -82,6 +82,9 @@ public sealed record ModelMetadata
     /// </summary>
     public string QuantizedFrom { get; init; } = "";
 
+    /// <summary>"float32" or "int8": the metadata value of <paramref name="precision"/>, also used by reports.</summary>
+    public static string PrecisionName(GraphPrecision precision) => precision == GraphPrecision.Int8 ? "int8" : "float32";
+
     /// <summary>Rebuilds the noise schedule this model was trained with.</summary>
     public NoiseSchedule CreateSchedule()
     {
@@ -117,7 +120,7 @@ public sealed record ModelMetadata
         if (Precision == GraphPrecision.Int8)
         {
             // float32 files carry neither key (absent = float32), so their bytes do not change
-            props[Prefix + "precision"] = "int8";
+            props[Prefix + "precision"] = PrecisionName(Precision);
             props[Prefix + "quantized_from"] = QuantizedFrom;
         }
         return props;

@@ -86,9 +86,6 @@ public static class EvalRunner
     public static DiffusionPipeline LoadModel(string path, int threads, PrecisionMode precision = PrecisionMode.Auto)
         => DiffusionPipeline.Load(path, RuntimeOptions.Default with { IntraOpThreads = threads, Precision = precision });
 
-    /// <summary>"float32" or "int8", as the runtime's precision option spells it.</summary>
-    public static string GraphPrecisionName(GraphPrecision p) => p == GraphPrecision.Int8 ? "int8" : "float32";
-
     /// <summary>Runs the evaluation and writes report.json, report.md and the PNGs; returns the report and its folder.</summary>
     /// <exception cref="InvalidInputException">Bad options, files, or a model foreign to the judges.</exception>
     public static (EvalReport Report, string Folder) Run(EvalOptions o, Action<string>? log = null, CancellationToken ct = default)
@@ -116,7 +113,7 @@ public static class EvalRunner
             (set, double seconds) = Sampling.Generate(pipeline!, o.Setting, o.PerClass, o.Seed, o.BatchSize, null, ct);
             info = new GeneratedInfo
             {
-                Source = "runtime", Precision = GraphPrecisionName(pipeline!.Precision), Setting = o.Setting.ToString(), Sampler = SamplerFactory.Name(o.Setting.Sampler), Steps = o.Setting.Steps,
+                Source = "runtime", Precision = ModelMetadata.PrecisionName(pipeline!.Precision), Setting = o.Setting.ToString(), Sampler = SamplerFactory.Name(o.Setting.Sampler), Steps = o.Setting.Steps,
                 GuidanceScale = o.Setting.GuidanceScale, Seed = o.Seed, PerClass = o.PerClass, Count = set.Count, Seconds = Math.Round(seconds, 2),
             };
             log(string.Create(CultureInfo.InvariantCulture, $"generated {set.Count} images in {seconds:F1} s"));
