@@ -57,8 +57,8 @@ public class JudgeCnnTests(TrainedJudgeFixture judge) : IClassFixture<TrainedJud
         // first step's loss against the mean loss of the last epoch
         var first = judge.Progress.First(p => p.Epoch == 1 && p.Step == 1).Loss;
         var last = judge.Progress.Last().Loss;
-        // the last epoch's mean lands at 0.45-0.75 of the first step's loss depending on thread scheduling (0.73 seen
-        // once in CI); a trainer that does not learn stays near 1.0 (ln 10 ~ 2.3 throughout)
+        // the last epoch's mean has stayed under 0.7 of the first step's loss locally but reached 0.73 once in CI (thread
+        // scheduling changes libtorch's reductions); a trainer that does not learn stays near 1.0 (ln 10 ~ 2.3 throughout)
         Assert.True(last < 0.85 * first, $"loss {first} -> {last}");
         var subset = Subset(judge.Test, 1000);
         var score = JudgeTrainer.Evaluate(judge.Model, subset);
