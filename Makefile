@@ -14,14 +14,20 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1
 export DOTNET_NOLOGO=1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup torchsharp data build train bench-train export int8 generate pack-runtime sample train-classifier export-classifier judges eval gate experiments test bench bench-quick clean
+.PHONY: help setup deps restore torchsharp data build build-cuda train bench-train export int8 generate pack-runtime sample train-classifier export-classifier judges eval gate experiments test bench bench-quick clean
 
 help: ## list the targets
 	@echo "Diffusion pipeline. First: 'make setup', then 'make train export'; tests: 'make test'."
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-setup: torchsharp data ## restore packages, fetch data, prepare the TorchSharp runtime
-	dotnet restore Pipeline.sln
+setup: deps torchsharp data restore ## install what is missing (Debian packages), prepare TorchSharp, fetch data, restore packages
+
+deps: ## check the prerequisites, install the missing Debian packages (npm, patchelf, python3-onnx); quiet when done
+	@scripts/install-deps.sh
+
+restore: ## restore the NuGet packages of the CPU build and of the CUDA build
+	@dotnet restore Pipeline.sln --verbosity quiet
+	@dotnet restore Cuda.slnf --verbosity quiet -p:OnnxRuntimeCuda=true
 
 torchsharp: ## prepare a dotnet that can load TorchSharp (idempotent)
 	@scripts/torchsharp-env.sh
@@ -31,6 +37,11 @@ data: ## fetch MNIST and Fashion-MNIST into data/ and verify SHA-256
 
 build: torchsharp ## build everything
 	$(TS_DOTNET) build Pipeline.sln $(DOTNET_FLAGS)
+
+# The runtime and everything that needs only ONNX Runtime, against Microsoft.ML.OnnxRuntime.Gpu (CUDA 13, cuDNN 9);
+# TorchSharp stays the CPU build. Outputs in artifacts/cuda/bin/<project>/. No GPU is needed to build.
+build-cuda: ## build runtime, generate, eval/gate, benchmarks and the sample for CUDA (ONNX Runtime GPU) into artifacts/cuda/
+	dotnet build Cuda.slnf $(DOTNET_FLAGS) -p:OnnxRuntimeCuda=true
 
 train: torchsharp data ## train a model (default config configs/mnist.json); ARGS passes flags
 	$(TS_DOTNET) run --project train/Diffusion.Train $(RUN_FLAGS) -- train $(ARGS)
@@ -74,7 +85,7 @@ gate: data ## accuracy gate: seeded digits from models/mnist judged by the ML.NE
 experiments: torchsharp data ## one-factor study (configs/experiments.json): train, export, judge every run; report in reports/experiments/; ARGS e.g. '--budget-minutes 55'
 	$(TS_DOTNET) run --project eval/Diffusion.Experiments $(RUN_FLAGS) -- experiments $(ARGS)
 
-test: torchsharp data ## run every test project, then the accuracy gates of the release models (make gate)
+test: deps torchsharp data build-cuda ## run every test project (the CUDA build included), then the accuracy gates of the release models (make gate)
 	$(TS_DOTNET) build Pipeline.sln $(DOTNET_FLAGS)
 	@rm -f .test.log; status=0; \
 	$(TS_DOTNET) test Pipeline.sln $(DOTNET_FLAGS) --no-build $(ARGS) 2>&1 | tee .test.log || status=$$?; \

@@ -41,7 +41,9 @@ public static class GenerateCli
             Description = "Graphs of the model folder: auto (int8 on the CPU when the folder has them), float32 (the exported weights as trained), int8",
             DefaultValueFactory = _ => "auto",
         };
-        var device = new Option<string>("--device") { Description = "cpu or cuda (cuda needs a -p:UseCuda=true build)", DefaultValueFactory = _ => "cpu" };
+        var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N (cuda needs the CUDA build: make build-cuda)", DefaultValueFactory = _ => "cpu" };
+        var cudnnSearch = new Option<string>("--cudnn-search") { Description = "CUDA: cuDNN convolution algorithm search: exhaustive (once per batch size), heuristic or default", DefaultValueFactory = _ => "exhaustive" };
+        var cudaGraph = new Option<bool>("--cuda-graph") { Description = "CUDA: capture each batch size's model call as a CUDA graph and replay it every step" };
         var output = new Option<string>("--out") { Description = "Output folder", DefaultValueFactory = _ => "out/generate" };
         var format = new Option<string>("--format") { Description = "png, idx, gif, or a comma list (png,idx,gif)", DefaultValueFactory = _ => "png" };
         var single = new Option<bool>("--single") { Description = "Also write one PNG per image (single/{class}-{i}.png)" };
@@ -53,7 +55,7 @@ public static class GenerateCli
         var generate = new Command("generate", "Generate images from an exported diffusion model with ONNX Runtime")
         {
             model, digits, perClass, guidance, steps, sampler, eta, spacing, noClip, threshold, seed, batch, threads, parallelism, chunkRows, precision, device,
-            output, format, single, frames, forward, cache, quiet,
+            cudnnSearch, cudaGraph, output, format, single, frames, forward, cache, quiet,
         };
         var root = new RootCommand("Diffusion runtime: class-conditional sampling with ONNX Runtime") { generate };
 
@@ -86,7 +88,8 @@ public static class GenerateCli
                     Batch = r.GetValue(batch),
                     Runtime = new RuntimeOptions { Device = dev, DeviceId = devId, IntraOpThreads = r.GetValue(threads),
                         Parallelism = RuntimeOptions.ParseParallelism(r.GetValue(parallelism)!), ChunkRows = r.GetValue(chunkRows),
-                        Precision = RuntimeOptions.ParsePrecision(r.GetValue(precision)!), OptimizedModelCacheDirectory = r.GetValue(cache) },
+                        Precision = RuntimeOptions.ParsePrecision(r.GetValue(precision)!), OptimizedModelCacheDirectory = r.GetValue(cache),
+                        CudnnSearch = RuntimeOptions.ParseCudnnSearch(r.GetValue(cudnnSearch)!), CudaGraph = r.GetValue(cudaGraph) },
                     Out = r.GetValue(output)!,
                     Formats = GenerateSettings.ParseFormats(r.GetValue(format)!),
                     Single = r.GetValue(single),

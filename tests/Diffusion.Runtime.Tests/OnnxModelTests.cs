@@ -211,7 +211,34 @@ public class OnnxModelTests
     {
         string dir = TinyModels.Folder(h: 8, w: 8);
         var e = Assert.Throws<InvalidInputException>(() => DiffusionModel.Load(Path.Combine(dir, "unet.onnx"), new RuntimeOptions { Device = ExecutionDevice.Cuda }));
-        Assert.Contains("UseCuda", e.Message);
+        // this CPU build has no CUDA provider: the message says how to get one, on one line
+        Assert.Contains("make build-cuda", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void CudaProbe_NamesEveryMissingLibrary_AndWhatInstallsIt()
+    {
+        var missing = Cuda.MissingLibraries(file => file is "libcuda.so.1" or "libcudart.so.13");
+        Assert.Equal(["libcublasLt.so.13", "libcublas.so.13", "libcurand.so.10", "libcudnn.so.9"], missing.Select(l => l.File));
+        string message = Cuda.MissingMessage("cuda", missing);
+        Assert.StartsWith("--device cuda: the CUDA libraries libcublasLt.so.13, libcublas.so.13, libcurand.so.10, libcudnn.so.9 cannot be loaded", message);
+        Assert.Contains("cuBLAS 13", message);
+        Assert.Contains("cuDNN 9", message);
+        Assert.DoesNotContain('\n', message);
+        Assert.Empty(Cuda.MissingLibraries(_ => true));
+    }
+
+    [Fact]
+    public void CudaOptions_AreCheckedAndParsed()
+    {
+        Assert.Equal(CudnnConvSearch.Exhaustive, RuntimeOptions.Default.CudnnSearch);
+        Assert.False(RuntimeOptions.Default.CudaGraph);
+        Assert.Equal(CudnnConvSearch.Heuristic, RuntimeOptions.ParseCudnnSearch("Heuristic"));
+        Assert.Throws<InvalidInputException>(() => RuntimeOptions.ParseCudnnSearch("fastest"));
+        var e = Assert.Throws<InvalidInputException>(() => new RuntimeOptions { CudaGraph = true }.Validate());
+        Assert.Contains("--device cuda", e.Message);
+        new RuntimeOptions { Device = ExecutionDevice.Cuda, CudaGraph = true, CudnnSearch = CudnnConvSearch.Default }.Validate();
     }
 
     public static TheoryData<string, Func<string>> BrokenModels => new()

@@ -102,7 +102,7 @@ public sealed class DiffusionModel : IDenoiser, IDisposable
             catch (OnnxRuntimeException e)
             {
                 TryDelete(tmp);
-                throw new InvalidInputException($"{path}: ONNX Runtime cannot load this file as a model ({e.Message.Trim()}).", e);
+                throw new InvalidInputException($"{path}: ONNX Runtime cannot load this file as a model ({OneLine(e.Message)}).", e);
             }
             if (tmp is not null)
             {
@@ -140,22 +140,42 @@ public sealed class DiffusionModel : IDenoiser, IDisposable
         };
         if (options.Device == ExecutionDevice.Cuda)
         {
-            var available = OrtEnv.Instance().GetAvailableProviders();
-            if (!available.Contains("CUDAExecutionProvider"))
-            {
-                so.Dispose();
-                throw new InvalidInputException($"--device cuda: this build's ONNX Runtime has no CUDA execution provider (available: {string.Join(", ", available)}). " +
-                    "Build with -p:UseCuda=true (package Microsoft.ML.OnnxRuntime.Gpu, needs CUDA 12 and cuDNN 9), or use --device cpu.");
-            }
-            try { so.AppendExecutionProvider_CUDA(options.DeviceId); }
-            catch (OnnxRuntimeException e)
-            {
-                so.Dispose();
-                throw new InvalidInputException($"--device cuda:{options.DeviceId}: the CUDA execution provider failed to start ({e.Message.Trim()}). Check the GPU, CUDA and cuDNN, or use --device cpu.", e);
-            }
+            try { AppendCuda(so, options); }
+            catch { so.Dispose(); throw; }
         }
         return so;
     }
+
+    // The CUDA execution provider with RuntimeOptions' cuDNN search and CUDA graph settings. Checks first that this
+    // build has the provider and that its libraries load, so that a missing piece is one line naming it.
+    private static void AppendCuda(SessionOptions so, RuntimeOptions options)
+    {
+        string device = options.DeviceId == 0 ? "cuda" : $"cuda:{options.DeviceId}";
+        var available = OrtEnv.Instance().GetAvailableProviders();
+        if (!available.Contains("CUDAExecutionProvider"))
+            throw new InvalidInputException($"--device {device}: this build's ONNX Runtime has no CUDA execution provider (available: {string.Join(", ", available)}); " +
+                "build with 'make build-cuda' (-p:OnnxRuntimeCuda=true, package Microsoft.ML.OnnxRuntime.Gpu, CUDA 13 and cuDNN 9), or use --device cpu.");
+        Cuda.EnsureAvailable(options.DeviceId);
+        using var cuda = new OrtCUDAProviderOptions();
+        cuda.UpdateOptions(new Dictionary<string, string>
+        {
+            ["device_id"] = options.DeviceId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["cudnn_conv_algo_search"] = options.CudnnSearch switch
+            {
+                CudnnConvSearch.Heuristic => "HEURISTIC",
+                CudnnConvSearch.Default => "DEFAULT",
+                _ => "EXHAUSTIVE",
+            },
+            ["enable_cuda_graph"] = options.CudaGraph ? "1" : "0",
+        });
+        try { so.AppendExecutionProvider_CUDA(cuda); }
+        catch (OnnxRuntimeException e)
+        {
+            throw new InvalidInputException($"--device {device}: the CUDA execution provider failed to start ({OneLine(e.Message)}); check the GPU, CUDA 13 and cuDNN 9, or use --device cpu.", e);
+        }
+    }
+
+    private static string OneLine(string s) => string.Join(' ', s.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
     private static string CachePath(string path, string dir, RuntimeOptions options)
     {
@@ -232,6 +252,7 @@ public sealed class DiffusionModel : IDenoiser, IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (batchSize < 1) throw new InvalidInputException($"Batch size = {batchSize}; expected at least 1.");
+        if (Options.Device == ExecutionDevice.Cuda) return new CudaBatch(this, batchSize);
         if (ParallelismFor(batchSize) == CpuParallelism.IntraOp) return new OnnxBatch(this, batchSize);
         int chunkRows = Options.ChunkRows > 0 ? Options.ChunkRows : RuntimeOptions.DefaultChunkRows;
         var plan = DataParallelBatch.Plan(batchSize, Options.Threads, Math.Max(1, chunkRows / RowsPerImage));
@@ -251,18 +272,16 @@ public sealed class DiffusionModel : IDenoiser, IDisposable
     }
 
     /// <summary>
-    /// Buffers of one batch size: managed arrays pinned for the batch's lifetime by
-    /// <see cref="OrtValue.CreateTensorValueFromMemory{T}(T[], long[])"/>, bound once. On the CPU an
-    /// <see cref="OrtIoBinding"/> holds them, and <see cref="InferenceSession.RunWithBinding(RunOptions, OrtIoBinding)"/>
-    /// makes no managed allocation per call (<c>InferenceSession.Run</c> with OrtValue lists allocates name and
-    /// handle arrays on every call). With CUDA, where a binding copies inputs at bind time, each call goes
-    /// through <c>Run</c> with the same preallocated OrtValues instead.
+    /// Buffers of one batch size on the CPU: managed arrays pinned for the batch's lifetime by
+    /// <see cref="OrtValue.CreateTensorValueFromMemory{T}(T[], long[])"/>, bound once to an <see cref="OrtIoBinding"/>;
+    /// <see cref="InferenceSession.RunWithBinding(RunOptions, OrtIoBinding)"/> makes no managed allocation per call
+    /// (<c>InferenceSession.Run</c> with OrtValue lists allocates name and handle arrays on every call). CUDA batches
+    /// are <see cref="CudaBatch"/>.
     /// </summary>
     private sealed class OnnxBatch : BatchBuffers, ICancellableBatch
     {
         private readonly DiffusionModel _model;
         private readonly List<OrtValue> _inputs = [], _outputs = [];
-        private readonly string[] _inputNames, _outputNames;
         private readonly RunOptions _runOptions = new();
         private readonly OrtIoBinding? _binding;
 
@@ -271,8 +290,7 @@ public sealed class DiffusionModel : IDenoiser, IDisposable
             _model = model;
             var m = model.Metadata;
             long[] image = [n, m.Channels, m.Height, m.Width], vec = [n];
-            _inputNames = model.IsGuided ? [.. GuidedInputs] : [.. UnetInputs];
-            _outputNames = [model.OutputName];
+            var inputNames = model.IsGuided ? GuidedInputs : UnetInputs;
             try
             {
                 _inputs.Add(OrtValue.CreateTensorValueFromMemory(_x, image));
@@ -280,12 +298,9 @@ public sealed class DiffusionModel : IDenoiser, IDisposable
                 _inputs.Add(OrtValue.CreateTensorValueFromMemory(_y, vec));
                 if (model.IsGuided) _inputs.Add(OrtValue.CreateTensorValueFromMemory(_scale, vec));
                 _outputs.Add(OrtValue.CreateTensorValueFromMemory(_out, image));
-                if (model.Options.Device == ExecutionDevice.Cpu)
-                {
-                    _binding = model._session.CreateIoBinding();
-                    for (int i = 0; i < _inputs.Count; i++) _binding.BindInput(_inputNames[i], _inputs[i]);
-                    _binding.BindOutput(_outputNames[0], _outputs[0]);
-                }
+                _binding = model._session.CreateIoBinding();
+                for (int i = 0; i < _inputs.Count; i++) _binding.BindInput(inputNames[i], _inputs[i]);
+                _binding.BindOutput(model.OutputName, _outputs[0]);
             }
             catch { Dispose(); throw; }
         }
@@ -293,8 +308,7 @@ public sealed class DiffusionModel : IDenoiser, IDisposable
         public override void Run()
         {
             ObjectDisposedException.ThrowIf(_model._disposed, _model);
-            if (_binding is not null) _model._session.RunWithBinding(_runOptions, _binding);
-            else _model._session.Run(_runOptions, _inputNames, _inputs, _outputNames, _outputs);
+            _model._session.RunWithBinding(_runOptions, _binding!);
         }
 
         public void Cancel() => _runOptions.Terminate = true;

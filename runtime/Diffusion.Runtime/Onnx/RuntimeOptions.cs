@@ -7,7 +7,10 @@ public enum ExecutionDevice
 {
     /// <summary>ONNX Runtime's CPU execution provider (always available).</summary>
     Cpu,
-    /// <summary>The CUDA execution provider; needs a build with -p:UseCuda=true (Microsoft.ML.OnnxRuntime.Gpu), CUDA and cuDNN.</summary>
+    /// <summary>
+    /// The CUDA execution provider: needs the CUDA build (<c>make build-cuda</c>, Microsoft.ML.OnnxRuntime.Gpu), an NVIDIA
+    /// GPU, the CUDA 13 runtime, cuBLAS 13 and cuDNN 9 (<see cref="Onnx.Cuda.Required"/>).
+    /// </summary>
     Cuda,
 }
 
@@ -48,6 +51,20 @@ public enum PrecisionMode
     Int8,
 }
 
+/// <summary>How the CUDA execution provider picks a cuDNN convolution algorithm (<see cref="RuntimeOptions.CudnnSearch"/>).</summary>
+public enum CudnnConvSearch
+{
+    /// <summary>
+    /// Times every algorithm the first time a shape is seen and keeps the fastest (ONNX Runtime's default). The U-Net's
+    /// shapes are fixed for a batch, so the search runs once per batch size and every later step uses its winner.
+    /// </summary>
+    Exhaustive,
+    /// <summary>cuDNN's heuristics, no timing: a faster first step, possibly slower later ones.</summary>
+    Heuristic,
+    /// <summary>cuDNN's default algorithm (IMPLICIT_PRECOMP_GEMM), no search.</summary>
+    Default,
+}
+
 /// <summary>How ONNX Runtime sessions are created.</summary>
 public sealed record RuntimeOptions
 {
@@ -58,6 +75,15 @@ public sealed record RuntimeOptions
     public ExecutionDevice Device { get; init; } = ExecutionDevice.Cpu;
     /// <summary>CUDA device ordinal.</summary>
     public int DeviceId { get; init; }
+    /// <summary>CUDA: how cuDNN picks convolution algorithms; <see cref="CudnnConvSearch.Exhaustive"/> by default (fixed shapes).</summary>
+    public CudnnConvSearch CudnnSearch { get; init; } = CudnnConvSearch.Exhaustive;
+    /// <summary>
+    /// CUDA: capture each batch size's U-Net call as a CUDA graph on its first run and replay it for every later step
+    /// (ONNX Runtime's <c>enable_cuda_graph</c>; one graph per batch size through the <c>gpu_graph_id</c> run option).
+    /// Saves the per-kernel launch cost, which dominates at small batches. Off by default: it needs every node on the
+    /// CUDA provider and has not been run on a GPU in this repository (runtime/README.md, "CUDA").
+    /// </summary>
+    public bool CudaGraph { get; init; }
     /// <summary>Intra-op threads; 0 = physical cores (<see cref="Hardware.PhysicalCores"/>).</summary>
     public int IntraOpThreads { get; init; }
     /// <summary>How a model call uses the threads (CPU): <see cref="CpuParallelism.Auto"/> by default.</summary>
@@ -94,6 +120,8 @@ public sealed record RuntimeOptions
         if (!Enum.IsDefined(Device)) throw new InvalidInputException($"Device {Device} is unknown; expected cpu or cuda.");
         if (!Enum.IsDefined(Parallelism)) throw new InvalidInputException($"Parallelism {Parallelism} is unknown; expected auto, intra-op or data-parallel.");
         if (ChunkRows < 0) throw new InvalidInputException($"Chunk = {ChunkRows} rows; expected 0 (default, {DefaultChunkRows}) or more.");
+        if (!Enum.IsDefined(CudnnSearch)) throw new InvalidInputException($"cuDNN search {CudnnSearch} is unknown; expected exhaustive, heuristic or default.");
+        if (CudaGraph && Device != ExecutionDevice.Cuda) throw new InvalidInputException("CUDA graphs need --device cuda.");
         if (!Enum.IsDefined(Precision)) throw new InvalidInputException($"Precision {Precision} is unknown; expected auto, float32 or int8.");
         if (Device == ExecutionDevice.Cuda && Precision == PrecisionMode.Int8)
             throw new InvalidInputException("Precision int8 is a CPU path (QLinearConv); use auto or float32 with --device cuda.");
@@ -119,6 +147,16 @@ public sealed record RuntimeOptions
         "float32" or "fp32" or "float" => PrecisionMode.Float32,
         "int8" => PrecisionMode.Int8,
         _ => throw new InvalidInputException($"Unknown precision '{value}'; expected auto, float32 or int8."),
+    };
+
+    /// <summary>Parses "exhaustive", "heuristic" or "default".</summary>
+    /// <exception cref="InvalidInputException">Any other value.</exception>
+    public static CudnnConvSearch ParseCudnnSearch(string value) => (value?.Trim().ToLowerInvariant() ?? "") switch
+    {
+        "exhaustive" => CudnnConvSearch.Exhaustive,
+        "heuristic" => CudnnConvSearch.Heuristic,
+        "default" => CudnnConvSearch.Default,
+        _ => throw new InvalidInputException($"Unknown cuDNN search '{value}'; expected exhaustive, heuristic or default."),
     };
 
     /// <summary>Parses "cpu" or "cuda" (also "cuda:N" for a device id).</summary>

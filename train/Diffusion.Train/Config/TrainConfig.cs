@@ -16,7 +16,7 @@ public enum DeviceKind
     Auto,
     /// <summary>The CPU.</summary>
     Cpu,
-    /// <summary>The first CUDA GPU (needs a build with <c>-p:UseCuda=true</c>).</summary>
+    /// <summary>The first CUDA GPU (needs a build with <c>-p:TorchSharpCuda=true</c>).</summary>
     Cuda,
 }
 

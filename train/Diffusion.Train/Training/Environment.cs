@@ -39,8 +39,8 @@ public static class TorchSetup
             DeviceKind.Auto => cuda ? CUDA : CPU,
             DeviceKind.Cuda when cuda => CUDA,
             _ => throw new InvalidInputException(
-                "--device cuda: CUDA is not available. This build uses libtorch-cpu; build with 'dotnet build -p:UseCuda=true' " +
-                "(TorchSharp-cuda-linux) on a machine with an NVIDIA GPU and driver, or use --device cpu."),
+                "--device cuda: CUDA is not available. This build uses libtorch-cpu; build with -p:TorchSharpCuda=true " +
+                "(TorchSharp-cuda-linux, not served by the registry this project restores from) on a machine with an NVIDIA GPU, or use --device cpu."),
         };
     }
 
