@@ -35,8 +35,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "setup: installing ${need[*]} (apt-get)"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null
-apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+log="$(mktemp)"; trap 'rm -f "$log"' EXIT
+{ apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}"; } >"$log" 2>&1 \
+  || { cat "$log" >&2; fail "apt-get install ${need[*]} failed (output above)"; }
 # check what was installed, so that a package that installs but does not provide the command fails here
 command -v npm >/dev/null || fail "npm still missing after apt-get install npm"
 command -v patchelf >/dev/null || fail "patchelf still missing after apt-get install patchelf"

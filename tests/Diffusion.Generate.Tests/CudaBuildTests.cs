@@ -18,7 +18,7 @@ public class CudaBuildTests
     }
 
     [Fact]
-    public void CudaBuild_WithoutCudaLibraries_OneLineNamingThem_Exit2()
+    public async Task CudaBuild_WithoutCudaLibraries_OneLineNamingThem_Exit2()
     {
         var missing = Cuda.MissingLibraries();
         if (missing.Count == 0) return; // a CUDA machine: gpu-check.sh covers it
@@ -31,8 +31,8 @@ public class CudaBuildTests
         foreach (var a in new[] { "generate", "--quiet", "--model", TinyModels.Folder(), "--device", "cuda", "--out", outDir }) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
-        string stderr = p.StandardError.ReadToEnd();
-        Assert.True(p.WaitForExit(120_000), "generate --device cuda did not exit within 2 minutes");
+        string stderr = await p.StandardError.ReadToEndAsync();
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2))) await p.WaitForExitAsync(timeout.Token);
 
         Assert.Equal(2, p.ExitCode);
         var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -40,7 +40,7 @@ public class CudaBuildTests
         Assert.StartsWith("error: --device cuda: the CUDA libraries ", lines[0]);
         foreach (var lib in missing) Assert.Contains(lib.File, lines[0]);
         Assert.Contains("Install ", lines[0]);
-        Assert.DoesNotContain("   at ", stderr + stdout.Result);
+        Assert.DoesNotContain("   at ", stderr + await stdout);
         Assert.False(Directory.Exists(outDir), "output written despite the error");
     }
 }
