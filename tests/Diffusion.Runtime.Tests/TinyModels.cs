@@ -21,6 +21,14 @@ internal static class TinyModels
         return root;
     });
 
+    /// <summary>The repository's root: the first folder above the test binaries that holds Pipeline.sln.</summary>
+    public static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (System.IO.File.Exists(Path.Combine(dir.FullName, "Pipeline.sln"))) return dir.FullName;
+        throw new InvalidOperationException("Pipeline.sln not found above " + AppContext.BaseDirectory);
+    }
+
     /// <summary>A new empty folder under this test process's temp root (deleted when the process exits).</summary>
     public static string NewTempDir()
     {
