@@ -1,4 +1,5 @@
-using Diffusion.Eval.Linalg;
+using MathNet.Numerics.LinearAlgebra;
+using MathNet.Numerics.LinearAlgebra.Factorization;
 
 namespace Diffusion.Eval.Metrics;
 
@@ -45,25 +46,51 @@ public sealed record GaussianStats(double[] Mean, double[,] Covariance, int Coun
 /// the FID of Heusel et al. 2017 computed in this project's judge feature space instead of Inception's):
 /// FD = |m1 - m2|^2 + Tr(S1 + S2 - 2 (S1^1/2 S2 S1^1/2)^1/2).
 /// The symmetric form S1^1/2 S2 S1^1/2 has the same eigenvalues as S1 S2 but stays symmetric PSD, so both
-/// square roots come from <see cref="SymmetricEigen"/> with no complex arithmetic.
+/// square roots come from MathNet.Numerics' symmetric eigen-decomposition with no complex arithmetic.
 /// </summary>
 public static class FrechetDistance
 {
     /// <summary>Distance between two fitted Gaussians (squared units of the features; 0 for identical statistics).</summary>
-    /// <exception cref="ArgumentException">Dimensions differ.</exception>
+    /// <exception cref="ArgumentException">Dimensions differ, or a covariance is not finite.</exception>
     public static double Compute(GaussianStats a, GaussianStats b)
     {
         if (a.Dim != b.Dim) throw new ArgumentException($"Feature widths differ: {a.Dim} and {b.Dim}.");
         double meanTerm = 0;
         for (int j = 0; j < a.Dim; j++) { double d = a.Mean[j] - b.Mean[j]; meanTerm += d * d; }
-        var s1Half = Matrix.SqrtPsd(a.Covariance);
-        var middle = Matrix.Multiply(Matrix.Multiply(s1Half, b.Covariance), s1Half);
-        double traceCross = Matrix.TraceSqrtPsd(middle);
-        double fd = meanTerm + Matrix.Trace(a.Covariance) + Matrix.Trace(b.Covariance) - 2 * traceCross;
+        var s1 = Dense(a.Covariance, nameof(a));
+        var s2 = Dense(b.Covariance, nameof(b));
+        var s1Half = SqrtPsd(s1);
+        double traceCross = TraceSqrtPsd(s1Half * s2 * s1Half);
+        double fd = meanTerm + s1.Trace() + s2.Trace() - 2 * traceCross;
         return Math.Max(fd, 0); // rounding can leave a tiny negative value for identical inputs
     }
 
     /// <summary>Distance between the Gaussians fitted to two feature sets ([N1 * F] and [N2 * F]).</summary>
     public static double Compute(ReadOnlySpan<float> features1, ReadOnlySpan<float> features2, int dim)
         => Compute(GaussianStats.FromFeatures(features1, dim), GaussianStats.FromFeatures(features2, dim));
+
+    /// <summary>
+    /// Principal square root of a symmetric positive semi-definite matrix, V diag(sqrt(max(w, 0))) V^T: eigenvalues
+    /// that rounding made slightly negative count as 0.
+    /// </summary>
+    public static Matrix<double> SqrtPsd(Matrix<double> a)
+    {
+        var evd = Symmetrize(a).Evd(Symmetricity.Symmetric);
+        var roots = evd.EigenValues.Map(w => Math.Sqrt(Math.Max(w.Real, 0)));
+        return evd.EigenVectors * Matrix<double>.Build.DiagonalOfDiagonalVector(roots) * evd.EigenVectors.Transpose();
+    }
+
+    /// <summary>Tr(sqrt(A)) of a symmetric PSD matrix: the sum of the square roots of its (clamped) eigenvalues.</summary>
+    public static double TraceSqrtPsd(Matrix<double> a) =>
+        Symmetrize(a).Evd(Symmetricity.Symmetric).EigenValues.Sum(w => Math.Sqrt(Math.Max(w.Real, 0)));
+
+    // (A + A^T) / 2: removes rounding asymmetry before the decomposition.
+    private static Matrix<double> Symmetrize(Matrix<double> a) => (a + a.Transpose()) * 0.5;
+
+    private static Matrix<double> Dense(double[,] covariance, string which)
+    {
+        foreach (double v in covariance)
+            if (!double.IsFinite(v)) throw new ArgumentException($"Covariance of {which} has a non-finite element ({v}).");
+        return Matrix<double>.Build.DenseOfArray(covariance);
+    }
 }
