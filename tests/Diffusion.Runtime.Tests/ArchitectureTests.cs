@@ -1,0 +1,107 @@
+using System.Xml.Linq;
+
+namespace Diffusion.Runtime.Tests;
+
+/// <summary>
+/// Rules of the project graph (issue 14, docs/architecture-plan.md), read from every .csproj of the repository.
+/// The redesign is under way: the references to executables that exist today are listed in <see cref="KnownExeReferences"/>,
+/// a ratchet that may only shrink. A new reference to an Exe fails, and so does a listed one that is gone (take it off
+/// the list, so that it cannot come back).
+/// </summary>
+public class ArchitectureTests
+{
+    private sealed record Project(string Path, string Name, bool IsExe, bool IsTest, IReadOnlyList<string> References, IReadOnlyList<string> Packages, IReadOnlyList<string> LinkedSources);
+
+    // Project paths relative to the repository root, '/'-separated.
+    private static readonly Lazy<IReadOnlyList<Project>> s_projects = new(LoadProjects);
+
+    private static IReadOnlyList<Project> LoadProjects()
+    {
+        string root = TinyModels.RepoRoot();
+        var skip = new[] { "/obj/", "/bin/", "/artifacts/", "/.tools/" };
+        var list = new List<Project>();
+        foreach (var file in Directory.EnumerateFiles(root, "*.csproj", SearchOption.AllDirectories))
+        {
+            string rel = Path.GetRelativePath(root, file).Replace('\\', '/');
+            if (skip.Any(s => ("/" + rel).Contains(s, StringComparison.Ordinal))) continue;
+            var doc = XDocument.Load(file);
+            string dir = Path.GetDirectoryName(file)!;
+            string Resolve(string include) => Path.GetRelativePath(root, Path.GetFullPath(Path.Combine(dir, include.Replace('\\', '/')))).Replace('\\', '/');
+            var items = doc.Descendants();
+            list.Add(new Project(
+                rel,
+                Path.GetFileNameWithoutExtension(file),
+                items.Any(e => e.Name.LocalName == "OutputType" && e.Value.Trim().Equals("Exe", StringComparison.OrdinalIgnoreCase)),
+                rel.StartsWith("tests/", StringComparison.Ordinal),
+                [.. items.Where(e => e.Name.LocalName == "ProjectReference").Select(e => Resolve(e.Attribute("Include")!.Value))],
+                [.. items.Where(e => e.Name.LocalName == "PackageReference").Select(e => e.Attribute("Include")!.Value)],
+                [.. items.Where(e => e.Name.LocalName == "Compile" && e.Attribute("Include") is { } inc && inc.Value.Contains("..", StringComparison.Ordinal))
+                    .Select(e => Resolve(e.Attribute("Include")!.Value.Replace("$(MSBuildThisFileDirectory)", "", StringComparison.Ordinal)))]));
+        }
+        return list;
+    }
+
+    /// <summary>References from a project to an Exe project that exist before the redesign. Only ever remove lines.</summary>
+    private static readonly string[] KnownExeReferences =
+    [
+        "benchmarks/Diffusion.Benchmarks -> export/Diffusion.Export",
+        "benchmarks/Diffusion.Benchmarks -> train/Diffusion.Train",
+        "eval/Diffusion.Experiments -> eval/Diffusion.Eval",
+        "eval/Diffusion.Experiments -> export/Diffusion.Export",
+        "eval/Diffusion.Experiments -> train/Diffusion.Train",
+        "export/Diffusion.Export -> train/Diffusion.Train",
+        "export/Diffusion.Judge.Export -> export/Diffusion.Export",
+        "export/Diffusion.Judge.Export -> train/Diffusion.Judge",
+        "tests/Diffusion.Benchmarks.Tests -> benchmarks/Diffusion.Benchmarks",
+        "tests/Diffusion.Eval.Tests -> eval/Diffusion.Eval",
+        "tests/Diffusion.Experiments.Tests -> eval/Diffusion.Experiments",
+        "tests/Diffusion.Export.Tests -> export/Diffusion.Export",
+        "tests/Diffusion.Generate.Tests -> runtime/Diffusion.Generate",
+        "tests/Diffusion.Judge.Tests -> export/Diffusion.Judge.Export",
+        "tests/Diffusion.Judge.Tests -> train/Diffusion.Judge",
+        "tests/Diffusion.Train.Tests -> train/Diffusion.Train",
+    ];
+
+    private static string Folder(string csproj) => csproj[..csproj.LastIndexOf('/')];
+
+    [Fact]
+    public void Projects_AreFound()
+    {
+        var names = s_projects.Value.Select(p => p.Name).ToList();
+        Assert.Contains("Diffusion.Runtime", names);
+        Assert.Contains("Diffusion.Runtime.Tests", names);
+        Assert.True(names.Count >= 20, $"found {names.Count} projects");
+    }
+
+    [Fact]
+    public void NoNewReferenceToAnExecutable_AndTheKnownOnesOnlyShrink()
+    {
+        var exes = s_projects.Value.Where(p => p.IsExe).Select(p => p.Path).ToHashSet();
+        var edges = s_projects.Value
+            .SelectMany(p => p.References.Where(exes.Contains).Select(r => $"{Folder(p.Path)} -> {Folder(r)}"))
+            .Order(StringComparer.Ordinal).ToList();
+        var added = edges.Except(KnownExeReferences).ToList();
+        var gone = KnownExeReferences.Except(edges).ToList();
+        Assert.True(added.Count == 0, "new references to executables (make the stage a library with a thin command line beside it): " + string.Join("; ", added));
+        Assert.True(gone.Count == 0, "these references to executables are gone: take them off ArchitectureTests.KnownExeReferences: " + string.Join("; ", gone));
+    }
+
+    [Fact]
+    public void TheRuntimePackage_ReferencesNoProject_AndOnlyOnnxRuntime()
+    {
+        var runtime = s_projects.Value.Single(p => p.Path == "runtime/Diffusion.Runtime/Diffusion.Runtime.csproj");
+        Assert.Empty(runtime.References);
+        Assert.Empty(runtime.LinkedSources);
+        Assert.All(runtime.Packages, p => Assert.StartsWith("Microsoft.ML.OnnxRuntime", p, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void NoLibraryDependsOnTorchSharp_UnlessItIsATrainingOrExportStage()
+    {
+        // TorchSharp belongs to train/, export/ (except the dependency-free ONNX builder), the study and the
+        // benchmarks' TorchSharp baseline; never to runtime/ or to the ML.NET side of eval/.
+        string[] torchFree = ["runtime/", "export/Diffusion.Onnx/", "eval/Diffusion.Eval/"];
+        foreach (var p in s_projects.Value.Where(p => !p.IsTest && torchFree.Any(f => p.Path.StartsWith(f, StringComparison.Ordinal))))
+            Assert.DoesNotContain(p.Packages, n => n.StartsWith("TorchSharp", StringComparison.Ordinal) || n.StartsWith("libtorch", StringComparison.Ordinal));
+    }
+}
