@@ -47,8 +47,7 @@ public static class BenchModel
     public static ExportResult ExportUntrained(string preset, int timesteps, string dir)
     {
         torch.manual_seed(0);
-        using var model = new UNet(UNetConfig.Preset(preset));
-        InitGroupNorms(model);
+        using var model = new UNet(UNetConfig.Preset(preset));   // its constructor initialises the GroupNorms (UNet.InitializeNorms)
         model.eval();
         var schedule = NoiseScheduleKind.Cosine;
         var meta = new ModelMetadata
@@ -61,21 +60,6 @@ public static class BenchModel
             Ema = false, ConfigSha256 = "untrained", SourceCommit = "untrained", Architecture = preset,
         };
         return ModelFolder.Write(model, meta, null, dir, new ExportSource($"untrained-{preset}"));
-    }
-
-    /// <summary>
-    /// Sets every GroupNorm's weight to 1 and bias to 0, PyTorch's initialisation. TorchSharp 0.107's GroupNorm
-    /// leaves both uninitialised (whatever the allocator returned: 1e36, NaN), which makes a fresh U-Net output NaN.
-    /// </summary>
-    public static void InitGroupNorms(UNet model)
-    {
-        using var noGrad = torch.no_grad();
-        foreach (var (_, m) in model.named_modules())
-        {
-            if (m is not TorchSharp.Modules.GroupNorm g) continue;
-            if (g.weight is { } w) torch.nn.init.ones_(w);
-            if (g.bias is { } b) torch.nn.init.zeros_(b);
-        }
     }
 
     /// <summary>The U-Net configuration stored in <c>model-card.json</c>.</summary>
