@@ -74,6 +74,9 @@ public class GateTests(JudgeFolderFixture judges) : IClassFixture<JudgeFolderFix
         Assert.Equal(bad, Gate("--images", i, "--labels", l12));
         // missing model, missing judges, missing IDX file
         Assert.Equal(bad, Gate("--model", Path.Combine(dir, "nope")));
+        // ... named as the missing model, not as a missing judge card beside it
+        var missing = Assert.Throws<InvalidInputException>(() => Evaluation.EvalRunner.JudgeFolder(null, Path.Combine(dir, "nope"), "mnist"));
+        Assert.StartsWith($"Model not found: {Path.Combine(dir, "nope")}", missing.Message);
         Assert.Equal(bad, Cli.Run(["gate", "--images", i, "--labels", l, "--judges", Path.Combine(dir, "nope")]));
         Assert.Equal(bad, Gate("--images", Path.Combine(dir, "nope"), "--labels", l));
         // a model of another dataset

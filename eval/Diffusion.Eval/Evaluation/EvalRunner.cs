@@ -77,7 +77,12 @@ public static class EvalRunner
     public static string JudgeFolder(string? judges, string? model, string dataset)
     {
         if (judges is not null) return judges;
-        if (model is not null) return Directory.Exists(model) ? model : Path.GetDirectoryName(Path.GetFullPath(model))!;
+        if (model is not null)
+        {
+            if (Directory.Exists(model)) return model;
+            if (!File.Exists(model)) throw new InvalidInputException($"Model not found: {model}; expected an exported model folder (make export) or one of its .onnx files.");
+            return Path.GetDirectoryName(Path.GetFullPath(model))!;
+        }
         return Path.Combine("models", dataset);
     }
 
