@@ -7,6 +7,7 @@ using Diffusion.Train.Model;
 using TorchSharp.Modules;
 using static Diffusion.Onnx.OnnxHelper;
 using DataType = Diffusion.Onnx.Proto.TensorProto.Types.DataType;
+using Diffusion.Tools;
 
 namespace Diffusion.Benchmarks;
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Diffusion.Benchmarks;
 using Diffusion.Export;
 using Diffusion.Runtime;
+using Diffusion.Tools.Cli;
 
 // bench [--quick | --smoke] [--model DIR] [--preset medium] [--filter Step,Peak] [--out DIR] [--readme FILE] [--summarize-only]
 var quick = new Option<bool>("--quick") { Description = "Short suite (under 5 minutes): fewer parameters, few iterations." };
@@ -174,4 +175,4 @@ compare.SetAction(r =>
 });
 root.Subcommands.Add(compare);
 
-return Diffusion.Runtime.Cli.CliRunner.Run(root, args);
+return CliHost.Run(root, args);

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Diffusion.Runtime;
 using Diffusion.Runtime.Onnx;
+using Diffusion.Tools;
 
 namespace Diffusion.Benchmarks;
 

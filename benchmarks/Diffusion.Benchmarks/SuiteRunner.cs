@@ -14,6 +14,7 @@ using Diffusion.Runtime;
 using Diffusion.Runtime.Generation;
 using Diffusion.Runtime.Onnx;
 using Microsoft.ML.OnnxRuntime;
+using Diffusion.Tools;
 
 namespace Diffusion.Benchmarks;
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Diffusion.Runtime;
 using Diffusion.Runtime.Onnx;
+using Diffusion.Tools;
 
 namespace Diffusion.Benchmarks;
 

@@ -8,6 +8,7 @@ using Diffusion.Runtime;
 using Diffusion.Runtime.Onnx;
 using Diffusion.Runtime.Samplers;
 using Spectre.Console;
+using Diffusion.Tools.Cli;
 
 // eval: ML.NET judges, quality report and the accuracy gate. Bad input exits 2; a failed gate exits 1.
 return Cli.Run(args);
@@ -21,7 +22,7 @@ public static class Cli
     public static int Run(string[] args)
     {
         var root = new RootCommand("Evaluate generated images with ML.NET judges") { JudgesCommand(args), ReportCommand(args), GateCommand() };
-        return Diffusion.Runtime.Cli.CliRunner.Run(root, args);
+        return CliHost.Run(root, args);
     }
 
     /// <summary>"make TARGET ARGS='...'" for the arguments after the subcommand.</summary>

@@ -4,6 +4,7 @@ using Diffusion.Experiments.Study;
 using Diffusion.Runtime;
 using Diffusion.Train.Cli;
 using Diffusion.Train.Training;
+using Diffusion.Tools.Cli;
 
 namespace Diffusion.Experiments;
 
@@ -30,7 +31,7 @@ public static class ExperimentsCli
         stderr ??= Console.Error;
         var root = new RootCommand("One-factor experiment study: train every run of a matrix, export, judge, report.");
         root.Subcommands.Add(Build(args, stdout, stderr, cancel));
-        return CommandLineHost.Invoke(root, args, stdout, stderr);
+        return CliHost.Run(root, args, stdout, stderr);
     }
 
     private static Command Build(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancel)

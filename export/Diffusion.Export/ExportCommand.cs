@@ -3,6 +3,7 @@ using Diffusion.Export.Emitters;
 using Diffusion.Onnx;
 using Diffusion.Runtime;
 using Diffusion.Train.Checkpoints;
+using Diffusion.Tools;
 
 namespace Diffusion.Export;
 

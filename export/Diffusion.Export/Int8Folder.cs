@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using Diffusion.Runtime;
 using Diffusion.Runtime.Generation;
 using Google.Protobuf;
+using Diffusion.Tools;
 
 namespace Diffusion.Export;
 

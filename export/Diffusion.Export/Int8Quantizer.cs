@@ -7,6 +7,7 @@ using Microsoft.ML.OnnxRuntime;
 using ModelMetadata = Diffusion.Runtime.ModelMetadata;
 using static Diffusion.Onnx.OnnxHelper;
 using DataType = Diffusion.Onnx.Proto.TensorProto.Types.DataType;
+using Diffusion.Tools;
 
 namespace Diffusion.Export;
 

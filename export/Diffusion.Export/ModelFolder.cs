@@ -7,6 +7,7 @@ using Diffusion.Onnx;
 using Diffusion.Onnx.Proto;
 using Diffusion.Runtime;
 using Diffusion.Train.Model;
+using Diffusion.Tools;
 
 namespace Diffusion.Export;
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Diffusion.Export;
 using Diffusion.Onnx;
 using Diffusion.Runtime;
+using Diffusion.Tools.Cli;
 
 // export --checkpoint runs/<name>/checkpoints/last.ckpt --out models/<name> [--opset 17] [--no-ema] [--no-int8] [--data data/<dataset>]
 // int8 --model models/<name> [--data data/<dataset>]
@@ -30,4 +31,4 @@ var presets = new Command("presets", "Print parameters, FLOPs per image and file
 presets.SetAction(_ => ExportCommand.DescribePresets(Console.Out));
 var root = new RootCommand("Diffusion exporter: TorchSharp U-Net checkpoint -> ONNX.") { export, int8, presets };
 
-return Diffusion.Runtime.Cli.CliRunner.Run(root, args);
+return CliHost.Run(root, args);

@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Diffusion.Runtime;
 using Diffusion.Train.Config;
 using Diffusion.Train.Training;
+using Diffusion.Tools;
 
 namespace Diffusion.Export;
 

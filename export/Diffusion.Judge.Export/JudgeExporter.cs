@@ -3,6 +3,7 @@ using Diffusion.Onnx;
 using Diffusion.Onnx.Proto;
 using Diffusion.Runtime;
 using DataType = Diffusion.Onnx.Proto.TensorProto.Types.DataType;
+using Diffusion.Tools;
 
 namespace Diffusion.Judge.Export;
 

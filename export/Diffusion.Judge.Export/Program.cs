@@ -3,6 +3,7 @@ using Diffusion.Judge;
 using Diffusion.Judge.Export;
 using Diffusion.Onnx;
 using Diffusion.Runtime;
+using Diffusion.Tools.Cli;
 
 // export-classifier: judge checkpoint (train-classifier) -> judge.onnx (atomically).
 var checkpoint = new Option<string?>("--checkpoint") { Description = "judge checkpoint (default runs/judge-<dataset>/judge.ckpt)" };
@@ -29,4 +30,4 @@ export.SetAction(pr =>
 });
 
 var root = new RootCommand("Judge exporter") { export };
-return Diffusion.Runtime.Cli.CliRunner.Run(root, args);
+return CliHost.Run(root, args);

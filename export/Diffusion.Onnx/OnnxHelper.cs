@@ -5,6 +5,7 @@ using Diffusion.Runtime;
 using Google.Protobuf;
 using DataType = Diffusion.Onnx.Proto.TensorProto.Types.DataType;
 using AttributeType = Diffusion.Onnx.Proto.AttributeProto.Types.AttributeType;
+using Diffusion.Tools;
 
 namespace Diffusion.Onnx;
 

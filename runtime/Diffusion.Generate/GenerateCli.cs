@@ -3,6 +3,7 @@ using Diffusion.Runtime;
 using Diffusion.Runtime.Onnx;
 using Diffusion.Runtime.Samplers;
 using Spectre.Console;
+using Diffusion.Tools.Cli;
 
 namespace Diffusion.Generate;
 
@@ -114,6 +115,6 @@ public static class GenerateCli
             return exit;
         });
 
-        return Diffusion.Runtime.Cli.CliRunner.Run(root, args, stdout, stderr, "Run 'generate --help' for the options.");
+        return CliHost.Run(root, args, stdout, stderr, "Run 'generate --help' for the options.");
     }
 }

@@ -3,6 +3,7 @@ using Diffusion.Imaging;
 using Diffusion.Runtime;
 using Diffusion.Runtime.Generation;
 using Spectre.Console;
+using Diffusion.Tools;
 
 namespace Diffusion.Generate;
 

@@ -1,5 +1,6 @@
 using Diffusion.Runtime;
 using ImageMagick;
+using Diffusion.Tools;
 
 namespace Diffusion.Imaging;
 

@@ -1,5 +1,6 @@
 using Diffusion.Runtime;
 using SkiaSharp;
+using Diffusion.Tools;
 
 namespace Diffusion.Imaging;
 

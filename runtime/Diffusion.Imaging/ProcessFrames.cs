@@ -1,4 +1,5 @@
 using Diffusion.Runtime;
+using Diffusion.Tools;
 
 namespace Diffusion.Imaging;
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Diffusion.Eval.Evaluation;
 using Diffusion.Runtime;
 using Diffusion.Runtime.Onnx;
+using Diffusion.Tools;
 
 namespace Diffusion.Eval.Tests;
 
@@ -70,7 +71,7 @@ public class GateTests(JudgeFolderFixture judges) : IClassFixture<JudgeFolderFix
         Idx(Tiny.Images(3, 0.1, seed: 15)).Labels.Let(l3 => Assert.Equal(bad, Gate("--images", i, "--labels", l3)));
         // labels outside the classes
         string l12 = Path.Combine(dir, "labels12");
-        Diffusion.Runtime.Idx.Write(l12, [20], Enumerable.Repeat((byte)12, 20).ToArray());
+        Diffusion.Tools.Idx.Write(l12, [20], Enumerable.Repeat((byte)12, 20).ToArray());
         Assert.Equal(bad, Gate("--images", i, "--labels", l12));
         // missing model, missing judges, missing IDX file
         Assert.Equal(bad, Gate("--model", Path.Combine(dir, "nope")));

@@ -2,6 +2,7 @@ using Diffusion.Eval.Judges;
 using Diffusion.Eval.Metrics;
 using Diffusion.Onnx;
 using Diffusion.Runtime;
+using Diffusion.Tools;
 
 namespace Diffusion.Eval.Tests;
 

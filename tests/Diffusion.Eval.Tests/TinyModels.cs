@@ -1,6 +1,7 @@
 using Diffusion.Onnx;
 using Diffusion.Runtime;
 using DataType = Diffusion.Onnx.Proto.TensorProto.Types.DataType;
+using Diffusion.Tools;
 
 namespace Diffusion.Eval.Tests;
 

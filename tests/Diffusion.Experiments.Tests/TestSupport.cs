@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Diffusion.Runtime;
+using Diffusion.Tools;
 
 // Tests share libtorch's global generator and thread count: run them one at a time.
 [assembly: CollectionBehavior(DisableTestParallelization = true)]

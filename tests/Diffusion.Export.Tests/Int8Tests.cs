@@ -11,6 +11,7 @@ using Diffusion.Train.Model;
 using Microsoft.ML.OnnxRuntime;
 using ModelMetadata = Diffusion.Runtime.ModelMetadata;
 using static Diffusion.Export.Tests.TestModels;
+using Diffusion.Tools;
 
 namespace Diffusion.Export.Tests;
 

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Diffusion.Runtime;
 using Diffusion.Train.Config;
 using Diffusion.Train.Model;
+using Diffusion.Tools;
 
 namespace Diffusion.Export.Tests;
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Diffusion.Generate;
 using Diffusion.Runtime.Tests;
 using ImageMagick;
+using Diffusion.Tools;
 
 namespace Diffusion.Runtime.Tests;
 

@@ -1,6 +1,7 @@
 using Diffusion.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
+using Diffusion.Tools;
 
 namespace Diffusion.Judge.Tests;
 

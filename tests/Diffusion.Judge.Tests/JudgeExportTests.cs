@@ -4,6 +4,7 @@ using Diffusion.Onnx;
 using Diffusion.Runtime;
 using Microsoft.ML.OnnxRuntime;
 using static TorchSharp.torch;
+using Diffusion.Tools;
 
 namespace Diffusion.Judge.Tests;
 

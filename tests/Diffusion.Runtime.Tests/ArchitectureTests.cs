@@ -96,6 +96,24 @@ public class ArchitectureTests
     }
 
     [Fact]
+    public void NoProjectCompilesAnotherProjectsSources()
+    {
+        // shared code is a library (the one CLI host is Diffusion.Tools.Cli.CliHost), not a file linked into several
+        // projects; only tests share test helpers that way
+        foreach (var p in s_projects.Value.Where(p => !p.IsTest))
+            Assert.True(p.LinkedSources.Count == 0, $"{p.Path} compiles {string.Join(", ", p.LinkedSources)}");
+    }
+
+    [Fact]
+    public void TheRuntimePackage_ShipsNoToolCode()
+    {
+        string[] toolTypes = ["AtomicFile", "Idx", "IdxArray", "IdxDataset", "MarkedSection", "MachineInfo", "JudgeMetadata", "CliRunner", "CliHost"];
+        var shipped = typeof(Diffusion.Runtime.Generation.DiffusionPipeline).Assembly.GetTypes().Select(t => t.Name).ToHashSet();
+        foreach (var t in toolTypes) Assert.DoesNotContain(t, shipped);
+        Assert.DoesNotContain(typeof(Diffusion.Runtime.Generation.DiffusionPipeline).Assembly.GetReferencedAssemblies(), a => a.Name == "System.CommandLine");
+    }
+
+    [Fact]
     public void NoLibraryDependsOnTorchSharp_UnlessItIsATrainingOrExportStage()
     {
         // TorchSharp belongs to train/, export/ (except the dependency-free ONNX builder), the study and the

@@ -1,5 +1,6 @@
 using System.IO.Compression;
 using Diffusion.Runtime;
+using Diffusion.Tools;
 
 namespace Diffusion.Runtime.Tests;
 

@@ -1,6 +1,7 @@
 using Diffusion.Runtime;
 using Diffusion.Train.Config;
 using Diffusion.Train.Model;
+using Diffusion.Tools;
 
 // Tests share libtorch's global generator and thread count: run them one at a time.
 [assembly: CollectionBehavior(DisableTestParallelization = true)]

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Diffusion.Runtime;
+using Diffusion.Tools;
 
 namespace Diffusion.Judge;
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Diffusion.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
+using Diffusion.Tools;
 
 namespace Diffusion.Judge;
 

@@ -5,6 +5,8 @@ using Diffusion.Judge;
 using Diffusion.Runtime;
 using Spectre.Console;
 using TorchSharp;
+using Diffusion.Tools;
+using Diffusion.Tools.Cli;
 
 // train-classifier: trains the judge CNN on a dataset's training split, measures it on the test split and
 // writes a checkpoint (atomically). Export it to ONNX with export/ and score with eval/ (ML.NET).
@@ -84,7 +86,7 @@ train.SetAction(pr =>
 });
 
 var root = new RootCommand("Judge classifier (TorchSharp)") { train };
-return Diffusion.Runtime.Cli.CliRunner.Run(root, args);
+return CliHost.Run(root, args);
 
 /// <summary>Source version helpers.</summary>
 internal static class Git

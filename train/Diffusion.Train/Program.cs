@@ -1,5 +1,6 @@
 using Diffusion.Train.Cli;
+using Diffusion.Tools.Cli;
 
 // Ctrl+C once: finish the current step, save a resumable checkpoint and exit; twice: exit at once.
-using var cts = CommandLineHost.CancelOnCtrlC();
+using var cts = CliHost.CancelOnCtrlC();
 return TrainCli.Run(args, cancel: cts.Token);

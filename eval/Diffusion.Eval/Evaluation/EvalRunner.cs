@@ -7,6 +7,7 @@ using Diffusion.Runtime;
 using Diffusion.Runtime.Generation;
 using Diffusion.Runtime.Onnx;
 using Diffusion.Runtime.Samplers;
+using Diffusion.Tools;
 
 namespace Diffusion.Eval.Evaluation;
 

@@ -3,6 +3,7 @@ using Diffusion.Eval.Judges;
 using Diffusion.Eval.Metrics;
 using Diffusion.Runtime;
 using Diffusion.Runtime.Onnx;
+using Diffusion.Tools;
 
 namespace Diffusion.Eval.Evaluation;
 

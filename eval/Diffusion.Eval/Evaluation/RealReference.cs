@@ -1,6 +1,7 @@
 using Diffusion.Eval.Judges;
 using Diffusion.Eval.Metrics;
 using Diffusion.Runtime;
+using Diffusion.Tools;
 
 namespace Diffusion.Eval.Evaluation;
 

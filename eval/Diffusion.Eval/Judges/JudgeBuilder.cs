@@ -4,6 +4,7 @@ using System.Text;
 using Diffusion.Eval.Metrics;
 using Diffusion.Runtime;
 using Microsoft.ML.OnnxRuntime;
+using Diffusion.Tools;
 
 namespace Diffusion.Eval.Judges;
 

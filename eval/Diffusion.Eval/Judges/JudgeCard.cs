@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Diffusion.Eval.Metrics;
 using Diffusion.Runtime;
+using Diffusion.Tools;
 
 namespace Diffusion.Eval.Judges;
 

@@ -2,6 +2,7 @@ using Diffusion.Runtime;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Trainers.LightGbm;
+using Diffusion.Tools;
 
 namespace Diffusion.Eval.Judges;
 

@@ -1,6 +1,7 @@
 using Diffusion.Runtime;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Diffusion.Tools;
 
 namespace Diffusion.Eval.Judges;
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Diffusion.Eval.Evaluation;
 using Diffusion.Runtime;
+using Diffusion.Tools;
 
 namespace Diffusion.Eval.Report;
 

@@ -1,6 +1,7 @@
 using Diffusion.Eval.Evaluation;
 using Diffusion.Runtime;
 using ScottPlot;
+using Diffusion.Tools;
 
 namespace Diffusion.Eval.Report;
 

@@ -1,6 +1,7 @@
 using Diffusion.Experiments.Study;
 using Diffusion.Runtime;
 using ScottPlot;
+using Diffusion.Tools;
 
 namespace Diffusion.Experiments.Report;
 

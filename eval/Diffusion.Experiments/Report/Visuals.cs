@@ -6,6 +6,7 @@ using Diffusion.Imaging;
 using Diffusion.Runtime;
 using Diffusion.Runtime.Generation;
 using Diffusion.Runtime.Samplers;
+using Diffusion.Tools;
 
 namespace Diffusion.Experiments.Report;
 

@@ -14,6 +14,7 @@ using Diffusion.Runtime.Generation;
 using Diffusion.Runtime.Samplers;
 using Diffusion.Train.Checkpoints;
 using Diffusion.Train.Training;
+using Diffusion.Tools;
 
 namespace Diffusion.Experiments.Study;
 

@@ -8,6 +8,7 @@ using Diffusion.Experiments.Matrix;
 using Diffusion.Experiments.Report;
 using Diffusion.Runtime;
 using Diffusion.Train.Training;
+using Diffusion.Tools;
 
 namespace Diffusion.Experiments.Study;
 

@@ -4,6 +4,7 @@ using Diffusion.Runtime;
 using Diffusion.Train.Config;
 using Diffusion.Train.Model;
 using static TorchSharp.torch;
+using Diffusion.Tools;
 
 namespace Diffusion.Train.Checkpoints;
 

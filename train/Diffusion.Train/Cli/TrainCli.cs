@@ -4,6 +4,8 @@ using Diffusion.Runtime;
 using Diffusion.Train.Config;
 using Diffusion.Train.Model;
 using Diffusion.Train.Training;
+using Diffusion.Tools;
+using Diffusion.Tools.Cli;
 
 namespace Diffusion.Train.Cli;
 
@@ -30,7 +32,7 @@ public static class TrainCli
         var root = new RootCommand("Class-conditional DDPM trainer (TorchSharp).");
         root.Subcommands.Add(BuildTrain(stdout, stderr, cancel));
         root.Subcommands.Add(BuildBench(stdout, stderr));
-        return CommandLineHost.Invoke(root, args, stdout, stderr);
+        return CliHost.Run(root, args, stdout, stderr);
     }
 
     private static Command BuildTrain(TextWriter stdout, TextWriter stderr, CancellationToken cancel)

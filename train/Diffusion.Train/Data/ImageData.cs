@@ -1,5 +1,6 @@
 using Diffusion.Runtime;
 using static TorchSharp.torch;
+using Diffusion.Tools;
 
 namespace Diffusion.Train.Data;
 

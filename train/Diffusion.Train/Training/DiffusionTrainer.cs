@@ -11,6 +11,7 @@ using Diffusion.Train.Model;
 using Diffusion.Train.Optim;
 using TorchSharp;
 using static TorchSharp.torch;
+using Diffusion.Tools;
 
 namespace Diffusion.Train.Training;
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Diffusion.Runtime;
 using Spectre.Console;
+using Diffusion.Tools;
 
 namespace Diffusion.Train.Training;
 

@@ -6,6 +6,7 @@ using Diffusion.Train.Model;
 using Diffusion.Train.Optim;
 using TorchSharp;
 using static TorchSharp.torch;
+using Diffusion.Tools;
 
 namespace Diffusion.Train.Training;
 

@@ -1,7 +1,8 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using Diffusion.Runtime;
 
-namespace Diffusion.Runtime;
+namespace Diffusion.Tools;
 
 /// <summary>An IDX array of unsigned bytes (the MNIST format): dimensions and row-major data.</summary>
 /// <param name="Path">File it was read from (for messages).</param>

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Diffusion.Runtime;
+namespace Diffusion.Tools;
 
 /// <summary>
 /// Describes the machine numbers are measured on (model cards, judge cards, eval reports, benchmarks): every stage

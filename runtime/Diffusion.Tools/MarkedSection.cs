@@ -1,4 +1,5 @@
-namespace Diffusion.Runtime;
+using Diffusion.Runtime;
+namespace Diffusion.Tools;
 
 /// <summary>
 /// A generated block inside a hand-readable text file (a model card), between a begin and an end marker line, so a

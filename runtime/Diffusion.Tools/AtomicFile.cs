@@ -1,4 +1,4 @@
-namespace Diffusion.Runtime;
+namespace Diffusion.Tools;
 
 /// <summary>
 /// Writes files so that a crash or an error never leaves a partial file at the destination: the content goes

@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
+using Diffusion.Runtime;
 
-namespace Diffusion.Runtime;
+namespace Diffusion.Tools;
 
 /// <summary>
 /// Metadata of an exported judge classifier (ONNX <c>metadata_props</c>, keys prefixed <c>judge.</c>), so that the
