@@ -44,19 +44,19 @@ build-cuda: ## build runtime, generate, eval/gate, benchmarks and the sample for
 	dotnet build Cuda.slnf $(DOTNET_FLAGS) -p:OnnxRuntimeCuda=true
 
 train: torchsharp data ## train a model (default config configs/mnist.json); ARGS passes flags
-	$(TS_DOTNET) run --project train/Diffusion.Train $(RUN_FLAGS) -- train $(ARGS)
+	$(TS_DOTNET) run --project train/Diffusion.Train.Cli $(RUN_FLAGS) -- train $(ARGS)
 
 bench-train: torchsharp ## measure training images/s per model preset (ARGS: --presets, --batch-size, --steps, --threads, --out)
-	$(TS_DOTNET) run --project train/Diffusion.Train $(RUN_FLAGS) -- bench-train $(ARGS)
+	$(TS_DOTNET) run --project train/Diffusion.Train.Cli $(RUN_FLAGS) -- bench-train $(ARGS)
 
 export: torchsharp ## export a checkpoint to ONNX, float32 and int8 graphs (default runs/mnist/checkpoints/last.ckpt -> models/mnist); ARGS passes flags
-	$(TS_DOTNET) run --project export/Diffusion.Export $(RUN_FLAGS) -- export $(ARGS)
+	$(TS_DOTNET) run --project export/Diffusion.Export.Cli $(RUN_FLAGS) -- export $(ARGS)
 
 int8: torchsharp data ## (re)write the int8 graphs of an exported folder, calibrated on data/<dataset>; ARGS e.g. '--model models/fashion-mnist'
-	$(TS_DOTNET) run --project export/Diffusion.Export $(RUN_FLAGS) -- int8 $(ARGS)
+	$(TS_DOTNET) run --project export/Diffusion.Export.Cli $(RUN_FLAGS) -- int8 $(ARGS)
 
 generate: ## sample images from an exported model with ONNX Runtime (default models/mnist); ARGS passes flags
-	dotnet run --project runtime/Diffusion.Generate $(RUN_FLAGS) -- generate $(ARGS)
+	dotnet run --project runtime/Diffusion.Generate.Cli $(RUN_FLAGS) -- generate $(ARGS)
 
 pack-runtime: ## NuGet package of the runtime into artifacts/packages
 	dotnet pack runtime/Diffusion.Runtime $(DOTNET_FLAGS) -o artifacts/packages
@@ -65,25 +65,25 @@ sample: pack-runtime ## build and run runtime/samples/HelloDiffusion against the
 	dotnet run --project runtime/samples/HelloDiffusion $(RUN_FLAGS) --property:UseRuntimePackage=true -- $(ARGS)
 
 train-classifier: torchsharp data ## train the judge CNN (TorchSharp) into runs/judge-<dataset>/; ARGS e.g. '--dataset fashion-mnist'
-	$(TS_DOTNET) run --project train/Diffusion.Judge $(RUN_FLAGS) -- train-classifier $(ARGS)
+	$(TS_DOTNET) run --project train/Diffusion.Judge.Cli $(RUN_FLAGS) -- train-classifier $(ARGS)
 
 export-classifier: torchsharp ## export the judge CNN to models/<dataset>/judge.onnx; ARGS e.g. '--dataset fashion-mnist'
-	$(TS_DOTNET) run --project export/Diffusion.Judge.Export $(RUN_FLAGS) -- export-classifier $(ARGS)
+	$(TS_DOTNET) run --project export/Diffusion.Judge.Export.Cli $(RUN_FLAGS) -- export-classifier $(ARGS)
 
 judges: data ## ML.NET judges from judge.onnx (CNN zip + LightGBM) and judge.json in models/<dataset>; ARGS passes flags
-	dotnet run --project eval/Diffusion.Eval $(RUN_FLAGS) -- judges $(ARGS)
+	dotnet run --project eval/Diffusion.Eval.Cli $(RUN_FLAGS) -- judges $(ARGS)
 
 eval: data ## quality report of a model (default models/mnist) or IDX pair into reports/; ARGS passes flags
-	dotnet run --project eval/Diffusion.Eval $(RUN_FLAGS) -- report $(ARGS)
+	dotnet run --project eval/Diffusion.Eval.Cli $(RUN_FLAGS) -- report $(ARGS)
 
 # The Fashion-MNIST release model's gate: its own judges, the issue's 93% target.
 FASHION_GATE = --model models/fashion-mnist --threshold 0.93
 
 gate: data ## accuracy gate: seeded digits from models/mnist judged by the ML.NET judge (default >= 99%); ARGS passes flags
-	dotnet run --project eval/Diffusion.Eval $(RUN_FLAGS) -- gate $(ARGS)
+	dotnet run --project eval/Diffusion.Eval.Cli $(RUN_FLAGS) -- gate $(ARGS)
 
 experiments: torchsharp data ## one-factor study (configs/experiments.json): train, export, judge every run; report in reports/experiments/; ARGS e.g. '--budget-minutes 55'
-	$(TS_DOTNET) run --project eval/Diffusion.Experiments $(RUN_FLAGS) -- experiments $(ARGS)
+	$(TS_DOTNET) run --project eval/Diffusion.Experiments.Cli $(RUN_FLAGS) -- experiments $(ARGS)
 
 test: deps torchsharp data build-cuda ## run every test project (the CUDA build included), then the accuracy gates of the release models (make gate)
 	$(TS_DOTNET) build Pipeline.sln $(DOTNET_FLAGS)
@@ -97,7 +97,7 @@ test: deps torchsharp data build-cuda ## run every test project (the CUDA build 
 	$(MAKE) --no-print-directory gate ARGS='$(FASHION_GATE)'
 
 # The command line is recorded in the results so that benchmarks/README.md states what produced its numbers.
-BENCH_RUN = BENCH_COMMAND="make $@$(if $(ARGS), ARGS='$(ARGS)')" $(TS_DOTNET) run --project benchmarks/Diffusion.Benchmarks $(RUN_FLAGS) --
+BENCH_RUN = BENCH_COMMAND="make $@$(if $(ARGS), ARGS='$(ARGS)')" $(TS_DOTNET) run --project benchmarks/Diffusion.Benchmarks.Cli $(RUN_FLAGS) --
 
 bench: torchsharp ## full benchmark suite (about 35 minutes on 2 cores); writes benchmarks/README.md's results; ARGS='--model models/mnist'
 	$(BENCH_RUN) $(ARGS)

@@ -28,7 +28,7 @@ EOF
 fi
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || echo "gpu-check: nvidia-smi not found"
 
-gen="${GENERATE:-$root/artifacts/cuda/bin/Diffusion.Generate/Release/net10.0/Diffusion.Generate}"
+gen="${GENERATE:-$root/artifacts/cuda/bin/Diffusion.Generate.Cli/Release/net10.0/Diffusion.Generate.Cli}"
 if [ ! -x "$gen" ]; then
   command -v dotnet >/dev/null || die "no CUDA build at $gen and no dotnet to build one: run 'make build-cuda' where .NET is, or set GENERATE"
   (cd "$root" && make --no-print-directory build-cuda >/dev/null)

@@ -16,7 +16,7 @@ public class GateTests(JudgeFolderFixture judges) : IClassFixture<JudgeFolderFix
         return (i, l);
     }
 
-    private int Gate(params string[] extra) => Cli.Run(["gate", "--judges", judges.Folder, .. extra]);
+    private int Gate(params string[] extra) => EvalCli.Run(["gate", "--judges", judges.Folder, .. extra]);
 
     [Fact]
     public void Good_idx_set_passes_and_a_mislabelled_one_fails()
@@ -47,7 +47,7 @@ public class GateTests(JudgeFolderFixture judges) : IClassFixture<JudgeFolderFix
     public void Gate_generates_from_the_model_and_passes_when_it_draws_the_right_classes(PredictionType prediction, string sampler, string scale)
     {
         string model = Tiny.ModelFolder(prediction, judgesFrom: judges.Folder);
-        Assert.Equal(0, Cli.Run(["gate", "--model", model, "--per-class", "3", "--steps", "5", "--sampler", sampler, "--guidance", scale]));
+        Assert.Equal(0, EvalCli.Run(["gate", "--model", model, "--per-class", "3", "--steps", "5", "--sampler", sampler, "--guidance", scale]));
     }
 
     [Fact]
@@ -56,7 +56,7 @@ public class GateTests(JudgeFolderFixture judges) : IClassFixture<JudgeFolderFix
         int[] shifted = Enumerable.Range(0, Tiny.K).Select(k => (k + 1) % Tiny.K).ToArray();
         string model = Tiny.ModelFolder(PredictionType.Epsilon, classOfTemplate: shifted, judgesFrom: judges.Folder);
         string result = Path.Combine(Tiny.TempDir(), "gate.json");
-        Assert.Equal(Evaluation.Gate.FailExitCode, Cli.Run(["gate", "--model", model, "--per-class", "2", "--steps", "4", "--out", result]));
+        Assert.Equal(Evaluation.Gate.FailExitCode, EvalCli.Run(["gate", "--model", model, "--per-class", "2", "--steps", "4", "--out", result]));
         using var doc = JsonDocument.Parse(File.ReadAllText(result));
         Assert.Equal(0.0, doc.RootElement.GetProperty("metrics").GetProperty("accuracy").GetDouble());
     }
@@ -78,7 +78,7 @@ public class GateTests(JudgeFolderFixture judges) : IClassFixture<JudgeFolderFix
         // ... named as the missing model, not as a missing judge card beside it
         var missing = Assert.Throws<InvalidInputException>(() => Evaluation.EvalRunner.JudgeFolder(null, Path.Combine(dir, "nope"), "mnist"));
         Assert.StartsWith($"Model not found: {Path.Combine(dir, "nope")}", missing.Message);
-        Assert.Equal(bad, Cli.Run(["gate", "--images", i, "--labels", l, "--judges", Path.Combine(dir, "nope")]));
+        Assert.Equal(bad, EvalCli.Run(["gate", "--images", i, "--labels", l, "--judges", Path.Combine(dir, "nope")]));
         Assert.Equal(bad, Gate("--images", Path.Combine(dir, "nope"), "--labels", l));
         // a model of another dataset
         string foreign = Tiny.ModelFolder(PredictionType.Epsilon, dataset: "fashion-mnist");
@@ -92,8 +92,8 @@ public class GateTests(JudgeFolderFixture judges) : IClassFixture<JudgeFolderFix
         Assert.Equal(bad, Gate("--images", i));
         Assert.Equal(bad, Gate("--images", i, "--labels", l, "--sampler", "euler"));
         Assert.Equal(bad, Gate("--per-class", "zero"));
-        Assert.Equal(bad, Cli.Run(["report", "--images", i, "--labels", l, "--judges", judges.Folder, "--sweep-scales", "1,x"]));
-        Assert.Equal(bad, Cli.Run(["report", "--judges", judges.Folder]));
+        Assert.Equal(bad, EvalCli.Run(["report", "--images", i, "--labels", l, "--judges", judges.Folder, "--sweep-scales", "1,x"]));
+        Assert.Equal(bad, EvalCli.Run(["report", "--judges", judges.Folder]));
     }
 }
 
@@ -104,7 +104,7 @@ public class ReportTests(JudgeFolderFixture judges) : IClassFixture<JudgeFolderF
     {
         string model = Tiny.ModelFolder(PredictionType.Epsilon, judgesFrom: judges.Folder);
         string outDir = Path.Combine(Tiny.TempDir(), "report");
-        int rc = Cli.Run(["report", "--model", model, "--data", judges.Data, "--per-class", "4", "--steps", "5", "--denoise", "20",
+        int rc = EvalCli.Run(["report", "--model", model, "--data", judges.Data, "--per-class", "4", "--steps", "5", "--denoise", "20",
             "--sweep-scales", "1,3", "--sweep-steps", "2,5", "--sweep-per-class", "3", "--out", outDir]);
         Assert.Equal(0, rc);
         foreach (var f in new[] { "report.json", "report.md", "samples.png", "confusion.png", "sweep-accuracy.png", "sweep-frechet.png", "sweep-diversity.png", "sweep-time.png" })

@@ -103,9 +103,7 @@ public sealed class CliTests : CommandTestBase
     [Fact]
     public void Command_line_parse_errors_exit_2()
     {
-        var main = typeof(ExportCommand).Assembly.EntryPoint!;
-        var code = main.Invoke(null, [new[] { "export", "--opset", "seventeen", "--out", Out }]);
-        Assert.Equal(InvalidInputException.ExitCode, code);
+        Assert.Equal(InvalidInputException.ExitCode, ExportCli.Run(["export", "--opset", "seventeen", "--out", Out]));
         Assert.False(Directory.Exists(Out));
     }
 

@@ -16,7 +16,7 @@ public class CudaBuildTests
         var missing = Cuda.MissingLibraries();
         if (missing.Count == 0) return; // a CUDA machine: gpu-check.sh covers it
         string config = AppContext.BaseDirectory.Contains("/Debug/", StringComparison.Ordinal) ? "Debug" : "Release";
-        string exe = Path.Combine(TinyModels.RepoRoot(), "artifacts", "cuda", "bin", "Diffusion.Generate", config, "net10.0", "Diffusion.Generate");
+        string exe = Path.Combine(TinyModels.RepoRoot(), "artifacts", "cuda", "bin", "Diffusion.Generate.Cli", config, "net10.0", "Diffusion.Generate.Cli");
         Assert.True(File.Exists(exe), $"{exe} not found: run 'make build-cuda' (make test does) first.");
 
         string outDir = Path.Combine(TinyModels.NewTempDir(), "out");

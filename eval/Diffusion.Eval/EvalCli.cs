@@ -10,11 +10,13 @@ using Diffusion.Runtime.Samplers;
 using Spectre.Console;
 using Diffusion.Tools.Cli;
 
-// eval: ML.NET judges, quality report and the accuracy gate. Bad input exits 2; a failed gate exits 1.
-return Cli.Run(args);
+namespace Diffusion.Eval;
 
-/// <summary>The <c>eval</c> command line: <c>judges</c>, <c>report</c>, <c>gate</c>.</summary>
-public static class Cli
+/// <summary>
+/// The <c>eval</c> command line: <c>judges</c>, <c>report</c>, <c>gate</c> (ML.NET judges, quality report and the
+/// accuracy gate; bad input exits 2, a failed gate exits 1). The Exe beside this library only calls <see cref="Run"/>.
+/// </summary>
+public static class EvalCli
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 

@@ -1,0 +1,1 @@
+return Diffusion.Benchmarks.BenchmarksCli.Run(args);

@@ -1,0 +1,1 @@
+return Diffusion.Eval.EvalCli.Run(args);

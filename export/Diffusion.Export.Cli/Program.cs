@@ -1,0 +1,1 @@
+return Diffusion.Export.ExportCli.Run(args);

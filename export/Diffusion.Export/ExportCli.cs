@@ -1,0 +1,44 @@
+using System.CommandLine;
+using Diffusion.Export;
+using Diffusion.Onnx;
+using Diffusion.Runtime;
+using Diffusion.Tools.Cli;
+
+namespace Diffusion.Export;
+
+/// <summary>The <c>export</c>, <c>int8</c> and <c>presets</c> command lines (the Exe beside this library only calls <see cref="Run"/>).</summary>
+public static class ExportCli
+{
+    /// <summary>Parses <paramref name="args"/> and runs the command; returns the process exit code.</summary>
+    public static int Run(string[] args)
+    {
+        // export --checkpoint runs/<name>/checkpoints/last.ckpt --out models/<name> [--opset 17] [--no-ema] [--no-int8] [--data data/<dataset>]
+        // int8 --model models/<name> [--data data/<dataset>]
+        var checkpoint = new Option<string>("--checkpoint")
+        {
+            Description = "Training checkpoint to export (runs/<name>/checkpoints/last.ckpt).",
+            DefaultValueFactory = _ => ExportCommand.DefaultCheckpoint,
+        };
+        var output = new Option<string?>("--out") { Description = "Output folder (default: models/<run name>)." };
+        var opset = new Option<int>("--opset")
+        {
+            Description = $"ONNX opset, {OnnxOpset.Min}..{OnnxOpset.Max}.",
+            DefaultValueFactory = _ => OnnxOpset.Default,
+        };
+        var noEma = new Option<bool>("--no-ema") { Description = "Export the raw trained weights instead of the EMA weights." };
+
+        var noInt8 = new Option<bool>("--no-int8") { Description = "Write only the float32 graphs (and remove int8 graphs left from an earlier export)." };
+        var data = new Option<string?>("--data") { Description = "IDX folder whose train split calibrates the int8 graphs (default: data/<dataset>; when that is missing, int8 is skipped with a warning)." };
+
+        var export = new Command("export", "Export a checkpoint to unet.onnx, unet-guided.onnx, their int8 forms and a model card.") { checkpoint, output, opset, noEma, noInt8, data };
+        export.SetAction(r => ExportCommand.Run(r.GetValue(checkpoint)!, r.GetValue(output), r.GetValue(opset), !r.GetValue(noEma), !r.GetValue(noInt8), r.GetValue(data), Console.Out, Console.Error));
+        var modelDir = new Option<string>("--model") { Description = "Exported model folder.", DefaultValueFactory = _ => Path.Combine("models", "mnist") };
+        var int8 = new Command("int8", "(Re)write unet-int8.onnx and unet-guided-int8.onnx of an exported folder, calibrated on data/<dataset>, and their model-card section.") { modelDir, data };
+        int8.SetAction(r => ExportCommand.RunInt8(r.GetValue(modelDir)!, r.GetValue(data), Console.Out, Console.Error));
+        var presets = new Command("presets", "Print parameters, FLOPs per image and file size of each model preset (Markdown).");
+        presets.SetAction(_ => ExportCommand.DescribePresets(Console.Out));
+        var root = new RootCommand("Diffusion exporter: TorchSharp U-Net checkpoint -> ONNX.") { export, int8, presets };
+
+        return CliHost.Run(root, args);
+    }
+}

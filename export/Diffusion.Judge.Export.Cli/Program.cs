@@ -1,0 +1,1 @@
+return Diffusion.Judge.Export.JudgeExportCli.Run(args);

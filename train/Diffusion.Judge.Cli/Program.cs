@@ -1,0 +1,1 @@
+return Diffusion.Judge.JudgeCli.Run(args);

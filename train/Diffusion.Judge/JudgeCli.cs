@@ -1,0 +1,122 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using Diffusion.Judge;
+using Diffusion.Runtime;
+using Spectre.Console;
+using TorchSharp;
+using Diffusion.Tools;
+using Diffusion.Tools.Cli;
+
+namespace Diffusion.Judge;
+
+/// <summary>The <c>train-classifier</c> command line (the Exe beside this library only calls <see cref="Run"/>).</summary>
+public static class JudgeCli
+{
+    /// <summary>Parses <paramref name="args"/> and runs the command; returns the process exit code.</summary>
+    public static int Run(string[] args)
+    {
+        // train-classifier: trains the judge CNN on a dataset's training split, measures it on the test split and
+        // writes a checkpoint (atomically). Export it to ONNX with export/ and score with eval/ (ML.NET).
+        var dataset = new Option<string>("--dataset") { Description = "mnist or fashion-mnist", DefaultValueFactory = _ => "mnist" };
+        var data = new Option<string?>("--data") { Description = "folder of IDX files (default data/<dataset>)" };
+        var epochs = new Option<int?>("--epochs") { Description = "passes over the training set (default 4 for mnist, 8 for fashion-mnist)" };
+        var batch = new Option<int>("--batch") { Description = "batch size", DefaultValueFactory = _ => new JudgeTrainOptions().BatchSize };
+        var lr = new Option<double>("--lr") { Description = "peak learning rate (AdamW)", DefaultValueFactory = _ => new JudgeTrainOptions().LearningRate };
+        var wd = new Option<double>("--weight-decay") { Description = "AdamW weight decay", DefaultValueFactory = _ => new JudgeTrainOptions().WeightDecay };
+        var shift = new Option<int>("--shift") { Description = "random shift augmentation, pixels (0 = off)", DefaultValueFactory = _ => new JudgeTrainOptions().MaxShift };
+        var seed = new Option<int>("--seed") { Description = "random seed", DefaultValueFactory = _ => new JudgeTrainOptions().Seed };
+        var limit = new Option<int>("--limit") { Description = "use only the first N training images (0 = all)" };
+        var features = new Option<int>("--features") { Description = "penultimate feature width F", DefaultValueFactory = _ => new JudgeConfig().FeatureDim };
+        var threads = new Option<int>("--threads") { Description = "TorchSharp threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var output = new Option<string?>("--out") { Description = "checkpoint path (default runs/judge-<dataset>/judge.ckpt)" };
+
+        var train = new Command("train-classifier", "Train the judge CNN and write its checkpoint")
+        {
+            dataset, data, epochs, batch, lr, wd, shift, seed, limit, features, threads, output,
+        };
+        train.SetAction(pr =>
+        {
+            string name = JudgeDatasets.Normalize(pr.GetValue(dataset)!);
+            string[] classes = JudgeDatasets.ClassNames(name);
+            var options = new JudgeTrainOptions
+            {
+                Dataset = name,
+                Data = pr.GetValue(data) ?? JudgeDatasets.DefaultDataFolder(name),
+                Epochs = pr.GetValue(epochs) ?? JudgeDatasets.DefaultEpochs(name), BatchSize = pr.GetValue(batch), LearningRate = pr.GetValue(lr),
+                WeightDecay = pr.GetValue(wd), MaxShift = pr.GetValue(shift), Seed = pr.GetValue(seed), Limit = pr.GetValue(limit),
+            };
+            options.Validate();
+            int nThreads = pr.GetValue(threads);
+            if (nThreads < 1) throw new InvalidInputException($"--threads {nThreads}; expected >= 1.");
+            var config = new JudgeConfig { FeatureDim = pr.GetValue(features), NumClasses = classes.Length };
+            config.Validate();
+            string outPath = pr.GetValue(output) ?? Path.Combine("runs", $"judge-{name}", "judge.ckpt");
+            var trainSet = IdxDataset.LoadSplit(options.Data, "train", classes.Length);
+            var testSet = IdxDataset.LoadSplit(options.Data, "t10k", classes.Length);
+
+            torch.set_num_threads(nThreads);
+            AnsiConsole.MarkupLine($"[bold]train-classifier[/] {name}: {trainSet.Count} train / {testSet.Count} test images, " +
+                $"{options.Epochs} epochs, batch {options.BatchSize}, lr {options.LearningRate}, shift {options.MaxShift}, {nThreads} threads");
+
+            (JudgeCnn model, double seconds) = (null!, 0);
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+                .Start(ctx =>
+                {
+                    var tasks = new Dictionary<int, ProgressTask>();
+                    (model, seconds) = JudgeTrainer.Train(options, config, trainSet, p =>
+                    {
+                        if (!tasks.TryGetValue(p.Epoch, out var task))
+                            tasks[p.Epoch] = task = ctx.AddTask($"epoch {p.Epoch}/{options.Epochs}", maxValue: p.StepsPerEpoch);
+                        task.Value = p.Step;
+                        task.Description = string.Create(CultureInfo.InvariantCulture,
+                            $"epoch {p.Epoch}/{options.Epochs} loss {p.Loss:F4} lr {p.LearningRate:E2} {p.ImagesPerSecond:F0} img/s");
+                    });
+                });
+            using (model)
+            {
+                var score = JudgeTrainer.Evaluate(model, testSet);
+                var info = new JudgeInfo
+                {
+                    Config = config, Dataset = name, ClassNames = classes, Training = options,
+                    TestAccuracy = score.Accuracy, TestAccuracyPerClass = score.PerClass, TestCount = score.Count,
+                    TrainSeconds = Math.Round(seconds, 1), Threads = nThreads, Parameters = model.ParameterCount(),
+                    SourceCommit = Git.Commit(), Command = "make train-classifier ARGS='" + string.Join(' ', args.Skip(1)) + "'",
+                    Hardware = $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}",
+                };
+                JudgeCheckpoint.Save(outPath, model, info);
+                AnsiConsole.MarkupLine(string.Create(CultureInfo.InvariantCulture,
+                    $"test accuracy [bold]{score.Accuracy:P2}[/] ({score.Count} images), trained in {seconds:F0} s, {info.Parameters:N0} parameters"));
+                AnsiConsole.MarkupLine($"wrote [bold]{Markup.Escape(outPath)}[/]");
+            }
+            return 0;
+        });
+
+        var root = new RootCommand("Judge classifier (TorchSharp)") { train };
+        return CliHost.Run(root, args);
+    }
+}
+
+/// <summary>Source version helpers.</summary>
+internal static class Git
+{
+    /// <summary>Current commit hash (with "-dirty" when the tree has changes), or "unknown".</summary>
+    public static string Commit()
+    {
+        try
+        {
+            static string Run(string a)
+            {
+                using var p = Process.Start(new ProcessStartInfo("git", a) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+                string o = p.StandardOutput.ReadToEnd().Trim();
+                p.WaitForExit();
+                return p.ExitCode == 0 ? o : "";
+            }
+            string head = Run("rev-parse HEAD");
+            if (head.Length == 0) return "unknown";
+            return Run("status --porcelain --untracked-files=no").Length > 0 ? head + "-dirty" : head;
+        }
+        catch (System.ComponentModel.Win32Exception) { return "unknown"; }
+    }
+}
