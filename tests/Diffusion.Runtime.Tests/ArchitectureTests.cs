@@ -123,4 +123,35 @@ public class ArchitectureTests
         foreach (var p in s_projects.Value.Where(p => !p.IsTest && torchFree.Any(f => p.Path.StartsWith(f, StringComparison.Ordinal))))
             Assert.DoesNotContain(p.Packages, n => n.StartsWith("TorchSharp", StringComparison.Ordinal) || n.StartsWith("libtorch", StringComparison.Ordinal));
     }
+
+    private static string Node(string name) => $"{name.Replace('.', '_')}[\"{name}\"]";
+
+    [Fact]
+    public void TheDocumentedProjectGraph_IsTheProjectReferences()
+    {
+        var names = s_projects.Value.ToDictionary(p => p.Path, p => p.Name);
+        var expected = s_projects.Value.Where(p => !p.IsTest)
+            .SelectMany(p => p.References.Select(r => $"  {Node(p.Name)} --> {Node(names[r])}"))
+            .Distinct().Order(StringComparer.Ordinal).ToList();
+        string doc = File.ReadAllText(Path.Combine(TinyModels.RepoRoot(), "docs", "architecture.md"));
+        int start = doc.IndexOf("```mermaid\ngraph LR\n", StringComparison.Ordinal);
+        Assert.True(start >= 0, "docs/architecture.md has no ```mermaid graph LR block");
+        start += "```mermaid\ngraph LR\n".Length;
+        var documented = doc[start..doc.IndexOf("```", start, StringComparison.Ordinal)].Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
+        Assert.True(expected.SequenceEqual(documented),
+            "docs/architecture.md's project graph differs from the .csproj references; replace its mermaid block's edges with:\n" + string.Join("\n", expected));
+    }
+
+    [Fact]
+    public void FollowOneImage_ListsAtMost25ExistingFiles()
+    {
+        string root = TinyModels.RepoRoot();
+        string doc = File.ReadAllText(Path.Combine(root, "docs", "architecture.md"));
+        string section = doc[doc.IndexOf("## Follow one image", StringComparison.Ordinal)..];
+        section = section[..section.IndexOf("\n## ", 3, StringComparison.Ordinal)];
+        var files = System.Text.RegularExpressions.Regex.Matches(section, @"^\d+\. `([^`]+)`", System.Text.RegularExpressions.RegexOptions.Multiline)
+            .Select(m => m.Groups[1].Value).ToList();
+        Assert.InRange(files.Count, 10, 25);
+        foreach (var f in files) Assert.True(File.Exists(Path.Combine(root, f)), $"docs/architecture.md names {f}, which does not exist");
+    }
 }
