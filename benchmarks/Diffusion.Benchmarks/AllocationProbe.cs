@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using Diffusion.Runtime.Generation;
 using Diffusion.Runtime.Onnx;
 using Diffusion.Runtime.Samplers;
+using Diffusion.Runtime;
 
 namespace Diffusion.Benchmarks;
 
@@ -72,7 +73,7 @@ public static class AllocationProbe
             points.AddRange(line);
         }
 
-        using var model = DiffusionModel.Load(ModelFiles.Guided(modelDir), OrtStep.Options(threads));
+        using var model = DiffusionModel.Load(Path.Combine(modelDir, ModelFolderLayout.Guided), OrtStep.Options(threads));
         using var batch = model.CreateBatch(1);
         batch.Scale.Fill(3f);
         for (int i = 0; i < 5; i++) batch.Run();

@@ -66,7 +66,7 @@ public static class BenchModel
     /// <exception cref="InvalidInputException">No card or no unet_config in it.</exception>
     public static UNetConfig ReadConfig(string modelDir)
     {
-        string card = Path.Combine(modelDir, ModelFolder.CardJson);
+        string card = Path.Combine(modelDir, ModelFolderLayout.CardJson);
         if (!File.Exists(card)) throw new InvalidInputException($"{card}: not found; the benchmark needs the model card that `export` writes beside the .onnx files.");
         var node = JsonNode.Parse(File.ReadAllText(card))?["unet_config"]
             ?? throw new InvalidInputException($"{card}: no 'unet_config'; expected a card written by `export`.");
@@ -80,7 +80,7 @@ public static class BenchModel
     /// <exception cref="InvalidInputException">A parameter has no initializer or a different size.</exception>
     public static UNet LoadTorch(string modelDir)
     {
-        string onnx = Path.Combine(modelDir, ModelFolder.UnetFile);
+        string onnx = Path.Combine(modelDir, ModelFolderLayout.Unet);
         var graph = OnnxHelper.Load(onnx).Graph;
         var inits = graph.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
         var model = new UNet(ReadConfig(modelDir));
@@ -111,7 +111,7 @@ public static class BenchModel
         lock (s_metadata)
         {
             if (s_metadata.TryGetValue(modelDir, out var m)) return m;
-            string onnx = Path.Combine(modelDir, ModelFolder.UnetFile);
+            string onnx = Path.Combine(modelDir, ModelFolderLayout.Unet);
             m = ModelMetadata.FromProperties(OnnxHelper.Metadata(OnnxHelper.Load(onnx)), onnx);
             s_metadata[modelDir] = m;
             return m;
@@ -138,6 +138,6 @@ public static class BenchModel
 
     /// <summary>FLOPs per image of each graph, counted from the files (convolutions and matrix products, 2 per MAC).</summary>
     public static (FlopCount Unet, FlopCount Guided) CountFlops(string modelDir)
-        => (FlopCounter.Count(OnnxHelper.Load(Path.Combine(modelDir, ModelFolder.UnetFile))),
-            FlopCounter.Count(OnnxHelper.Load(Path.Combine(modelDir, ModelFolder.GuidedFile))));
+        => (FlopCounter.Count(OnnxHelper.Load(Path.Combine(modelDir, ModelFolderLayout.Unet))),
+            FlopCounter.Count(OnnxHelper.Load(Path.Combine(modelDir, ModelFolderLayout.Guided))));
 }

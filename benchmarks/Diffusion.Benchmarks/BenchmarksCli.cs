@@ -99,10 +99,10 @@ public static class BenchmarksCli
                 }
                 string file = r.GetValue(graph) switch
                 {
-                    "unet" => ModelFiles.Unet(dir),
-                    "guided" => ModelFiles.Guided(dir),
-                    "unet-int8" => ModelFiles.UnetInt8(dir),
-                    "guided-int8" => ModelFiles.GuidedInt8(dir),
+                    "unet" => Path.Combine(dir, ModelFolderLayout.Unet),
+                    "guided" => Path.Combine(dir, ModelFolderLayout.Guided),
+                    "unet-int8" => Path.Combine(dir, ModelFolderLayout.UnetInt8),
+                    "guided-int8" => Path.Combine(dir, ModelFolderLayout.GuidedInt8),
                     var v => throw new InvalidInputException($"--graph {v}: expected unet, guided, unet-int8 or guided-int8."),
                 };
                 if (!File.Exists(file)) throw new InvalidInputException($"--graph {r.GetValue(graph)}: {file} not found (int8 graphs come from make export / make int8).");
@@ -145,7 +145,7 @@ public static class BenchmarksCli
             {
                 string vdir = Path.Combine("out", "bench-variants", "compare", gv.ToString().ToLowerInvariant());
                 GraphVariants.Export(dir, gv, vdir);
-                var step = new OrtStep(ModelFiles.Unet(vdir), inputs, OrtStep.Options(n, lvl));
+                var step = new OrtStep(Path.Combine(vdir, ModelFolderLayout.Unet), inputs, OrtStep.Options(n, lvl));
                 step.Run(); step.Run();
                 return step;
             }).ToArray();

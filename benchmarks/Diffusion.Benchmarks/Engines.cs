@@ -123,16 +123,3 @@ public sealed class TorchStep : IDisposable
         _model.Dispose();
     }
 }
-
-/// <summary>File names of the model folder.</summary>
-public static class ModelFiles
-{
-    /// <summary>unet.onnx in <paramref name="dir"/>.</summary>
-    public static string Unet(string dir) => Path.Combine(dir, ModelFolder.UnetFile);
-    /// <summary>unet-guided.onnx in <paramref name="dir"/>.</summary>
-    public static string Guided(string dir) => Path.Combine(dir, ModelFolder.GuidedFile);
-    /// <summary>unet-int8.onnx in <paramref name="dir"/>.</summary>
-    public static string UnetInt8(string dir) => Path.Combine(dir, Diffusion.Runtime.Generation.DiffusionPipeline.UnetInt8FileName);
-    /// <summary>unet-guided-int8.onnx in <paramref name="dir"/>.</summary>
-    public static string GuidedInt8(string dir) => Path.Combine(dir, Diffusion.Runtime.Generation.DiffusionPipeline.GuidedInt8FileName);
-}

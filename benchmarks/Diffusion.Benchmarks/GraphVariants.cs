@@ -95,9 +95,9 @@ public static class GraphVariants
         var meta = BenchModel.Metadata(modelDir);
         var (unet, guided) = UNetExporter.BuildBoth(model, meta, Options(variant));
         Directory.CreateDirectory(outDir);
-        AtomicFile.WriteAllBytes(Path.Combine(outDir, ModelFolder.UnetFile), Serialize(unet));
-        AtomicFile.WriteAllBytes(Path.Combine(outDir, ModelFolder.GuidedFile), Serialize(guided));
-        File.Copy(Path.Combine(modelDir, ModelFolder.CardJson), Path.Combine(outDir, ModelFolder.CardJson), overwrite: true);
+        AtomicFile.WriteAllBytes(Path.Combine(outDir, ModelFolderLayout.Unet), Serialize(unet));
+        AtomicFile.WriteAllBytes(Path.Combine(outDir, ModelFolderLayout.Guided), Serialize(guided));
+        File.Copy(Path.Combine(modelDir, ModelFolderLayout.CardJson), Path.Combine(outDir, ModelFolderLayout.CardJson), overwrite: true);
     }
 }
 

@@ -3,6 +3,7 @@ using Diffusion.Onnx;
 using Diffusion.Runtime.Onnx;
 using Microsoft.ML.OnnxRuntime;
 using DataType = Diffusion.Onnx.Proto.TensorProto.Types.DataType;
+using Diffusion.Runtime;
 
 namespace Diffusion.Benchmarks;
 
@@ -35,7 +36,7 @@ public class OverheadBenchmarks
         _outputs.Add(OrtValue.CreateTensorValueFromMemory(output, inputs.Shape));
         _runOptions = new RunOptions();
         using var so = new SessionOptions { IntraOpNumThreads = s.AllThreads, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-        _unet = new InferenceSession(ModelFiles.Unet(s.ModelDir), so);
+        _unet = new InferenceSession(Path.Combine(s.ModelDir, ModelFolderLayout.Unet), so);
         _tiny = new InferenceSession(TinyGraph(meta.Channels, meta.Height, meta.Width), so);
         _unetBinding = Bind(_unet);
         _tinyBinding = Bind(_tiny);

@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using Diffusion.Runtime.Onnx;
+using Diffusion.Runtime;
 
 namespace Diffusion.Benchmarks;
 
@@ -61,19 +62,19 @@ public class ParallelismBenchmarks
 
     /// <summary>Loads unet.onnx in <see cref="Mode"/>.</summary>
     [GlobalSetup(Target = nameof(OrtUnet))]
-    public void SetupUnet() => _ort = new OrtStep(ModelFiles.Unet(S.ModelDir), Inputs, Options(Mode, S.AllThreads));
+    public void SetupUnet() => _ort = new OrtStep(Path.Combine(S.ModelDir, ModelFolderLayout.Unet), Inputs, Options(Mode, S.AllThreads));
 
     /// <summary>Loads unet-guided.onnx in <see cref="Mode"/>.</summary>
     [GlobalSetup(Target = nameof(OrtGuided))]
-    public void SetupGuided() => _ort = new OrtStep(ModelFiles.Guided(S.ModelDir), Inputs, Options(Mode, S.AllThreads));
+    public void SetupGuided() => _ort = new OrtStep(Path.Combine(S.ModelDir, ModelFolderLayout.Guided), Inputs, Options(Mode, S.AllThreads));
 
     /// <summary>Loads unet-int8.onnx in <see cref="Mode"/> (when the folder has it: <see cref="BenchSettings.HasInt8"/>).</summary>
     [GlobalSetup(Target = nameof(OrtUnetInt8))]
-    public void SetupUnetInt8() => _ort = new OrtStep(ModelFiles.UnetInt8(S.ModelDir), Inputs, Options(Mode, S.AllThreads));
+    public void SetupUnetInt8() => _ort = new OrtStep(Path.Combine(S.ModelDir, ModelFolderLayout.UnetInt8), Inputs, Options(Mode, S.AllThreads));
 
     /// <summary>Loads unet-guided-int8.onnx in <see cref="Mode"/>.</summary>
     [GlobalSetup(Target = nameof(OrtGuidedInt8))]
-    public void SetupGuidedInt8() => _ort = new OrtStep(ModelFiles.GuidedInt8(S.ModelDir), Inputs, Options(Mode, S.AllThreads));
+    public void SetupGuidedInt8() => _ort = new OrtStep(Path.Combine(S.ModelDir, ModelFolderLayout.GuidedInt8), Inputs, Options(Mode, S.AllThreads));
 
     /// <summary>Disposes the model.</summary>
     [GlobalCleanup]

@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using Microsoft.ML.OnnxRuntime;
+using Diffusion.Runtime;
 
 namespace Diffusion.Benchmarks;
 
@@ -37,7 +38,7 @@ public class SpinningBenchmarks
         var inputs = new StepInputs(BenchModel.Metadata(s.ModelDir), Batch);
         using var so = new SessionOptions { IntraOpNumThreads = s.AllThreads, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         so.AddSessionConfigEntry("session.intra_op.allow_spinning", Spinning ? "1" : "0");
-        _session = new InferenceSession(ModelFiles.Unet(s.ModelDir), so);
+        _session = new InferenceSession(Path.Combine(s.ModelDir, ModelFolderLayout.Unet), so);
         _values.Add(OrtValue.CreateTensorValueFromMemory(inputs.X, inputs.Shape));
         _values.Add(OrtValue.CreateTensorValueFromMemory(inputs.T, [Batch]));
         _values.Add(OrtValue.CreateTensorValueFromMemory(inputs.Y, [Batch]));

@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
+using Diffusion.Runtime;
 
 namespace Diffusion.Benchmarks;
 
@@ -29,19 +30,19 @@ public class StepBenchmarks
 
     /// <summary>Loads unet.onnx.</summary>
     [GlobalSetup(Target = nameof(OrtUnet))]
-    public void SetupOrtUnet() => _ort = new OrtStep(ModelFiles.Unet(S.ModelDir), Inputs, OrtStep.Options(S.AllThreads));
+    public void SetupOrtUnet() => _ort = new OrtStep(Path.Combine(S.ModelDir, ModelFolderLayout.Unet), Inputs, OrtStep.Options(S.AllThreads));
 
     /// <summary>Loads unet-guided.onnx.</summary>
     [GlobalSetup(Target = nameof(OrtGuided))]
-    public void SetupOrtGuided() => _ort = new OrtStep(ModelFiles.Guided(S.ModelDir), Inputs, OrtStep.Options(S.AllThreads));
+    public void SetupOrtGuided() => _ort = new OrtStep(Path.Combine(S.ModelDir, ModelFolderLayout.Guided), Inputs, OrtStep.Options(S.AllThreads));
 
     /// <summary>Loads unet-int8.onnx (<see cref="BenchSettings.HasInt8"/>).</summary>
     [GlobalSetup(Target = nameof(OrtUnetInt8))]
-    public void SetupOrtUnetInt8() => _ort = new OrtStep(ModelFiles.UnetInt8(S.ModelDir), Inputs, OrtStep.Options(S.AllThreads));
+    public void SetupOrtUnetInt8() => _ort = new OrtStep(Path.Combine(S.ModelDir, ModelFolderLayout.UnetInt8), Inputs, OrtStep.Options(S.AllThreads));
 
     /// <summary>Loads unet-guided-int8.onnx.</summary>
     [GlobalSetup(Target = nameof(OrtGuidedInt8))]
-    public void SetupOrtGuidedInt8() => _ort = new OrtStep(ModelFiles.GuidedInt8(S.ModelDir), Inputs, OrtStep.Options(S.AllThreads));
+    public void SetupOrtGuidedInt8() => _ort = new OrtStep(Path.Combine(S.ModelDir, ModelFolderLayout.GuidedInt8), Inputs, OrtStep.Options(S.AllThreads));
 
     /// <summary>Builds the TorchSharp U-Net.</summary>
     [GlobalSetup(Target = nameof(TorchUnet))]

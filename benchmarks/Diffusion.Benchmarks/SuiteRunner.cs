@@ -72,7 +72,7 @@ public static class SuiteRunner
             VariantsDir = Path.Combine("out", "bench-variants", Path.GetFileName(Path.GetFullPath(modelDir).TrimEnd('/'))),
         };
         var classes = Select(o.Filter, settings);
-        bool int8 = File.Exists(ModelFiles.UnetInt8(modelDir)) && File.Exists(ModelFiles.GuidedInt8(modelDir));
+        bool int8 = File.Exists(Path.Combine(modelDir, ModelFolderLayout.UnetInt8)) && File.Exists(Path.Combine(modelDir, ModelFolderLayout.GuidedInt8));
         settings = settings with { HasInt8 = int8 };
         var precision = DiffusionPipeline.SelectFiles(modelDir, OrtStep.Options(threads)).Precision;
         Console.WriteLine(int8 ? $"bench: the step benchmark also times {modelDir}'s int8 graphs; pipelines run the {precision} graphs (the runtime's default)"
@@ -140,11 +140,11 @@ public static class SuiteRunner
     {
         if (o.Model is not null)
         {
-            foreach (var f in new[] { ModelFiles.Unet(o.Model), ModelFiles.Guided(o.Model), Path.Combine(o.Model, "model-card.json") })
+            foreach (var f in new[] { Path.Combine(o.Model, ModelFolderLayout.Unet), Path.Combine(o.Model, ModelFolderLayout.Guided), Path.Combine(o.Model, ModelFolderLayout.CardJson) })
                 if (!File.Exists(f)) throw new InvalidInputException($"--model {o.Model}: {f} not found; expected a folder written by `export` (unet.onnx, unet-guided.onnx, model-card.json).");
             return o.Model;
         }
-        if (File.Exists(ModelFiles.Unet(BenchModel.ReleaseDir)) && File.Exists(ModelFiles.Guided(BenchModel.ReleaseDir))) return BenchModel.ReleaseDir;
+        if (File.Exists(Path.Combine(BenchModel.ReleaseDir, ModelFolderLayout.Unet)) && File.Exists(Path.Combine(BenchModel.ReleaseDir, ModelFolderLayout.Guided))) return BenchModel.ReleaseDir;
         string dir = Path.Combine("out", "bench-models", string.Create(CultureInfo.InvariantCulture, $"{o.Preset}-T{o.Timesteps}"));
         var r = BenchModel.ExportUntrained(o.Preset, o.Timesteps, dir);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bench: no release model in {BenchModel.ReleaseDir}; exported an untrained '{o.Preset}' U-Net ({r.ParameterCount:N0} parameters) to {dir}"));
@@ -204,7 +204,7 @@ public static class SuiteRunner
         var inputs = new StepInputs(BenchModel.Metadata(modelDir), 3);
         double Diff(bool guided)
         {
-            using var ort = new OrtStep(guided ? ModelFiles.Guided(modelDir) : ModelFiles.Unet(modelDir), inputs, OrtStep.Options(threads));
+            using var ort = new OrtStep(guided ? Path.Combine(modelDir, ModelFolderLayout.Guided) : Path.Combine(modelDir, ModelFolderLayout.Unet), inputs, OrtStep.Options(threads));
             using var torch = new TorchStep(modelDir, inputs, threads, guided);
             ort.Run(); torch.Run();
             double max = 0;

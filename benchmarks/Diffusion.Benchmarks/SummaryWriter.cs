@@ -131,7 +131,7 @@ public static class SummaryWriter
             double f = Gflops(i.UnetFlopsPerImage, 256, u.MedianNs) / p;
             double? fg = r.Find("StepBenchmarks", "OrtGuided", ("Batch", 256)) is { } gd ? Gflops(i.GuidedFlopsPerImage, 256, gd.MedianNs) / p : null;
             peakMet = f >= PeakFractionTarget;
-            peakText = string.Create(Inv, $"unet.onnx {Pct(f)}{(fg is { } x ? $", unet-guided.onnx {Pct(x)}" : "")} of {p:F0} GFLOP/s");
+            peakText = string.Create(Inv, $"{ModelFolderLayout.Unet} {Pct(f)}{(fg is { } x ? $", {ModelFolderLayout.Guided} {Pct(x)}" : "")} of {p:F0} GFLOP/s");
         }
         sb.Append(Inv, $"| >= {Pct(PeakFractionTarget)} of the measured GEMM peak at batch 256 | {peakText} | {Yes(peakMet)} |\n");
 
@@ -209,7 +209,7 @@ public static class SummaryWriter
         if (rows.Count == 0 && tuning.Count == 0) return;
         var i = r.Info;
         sb.Append(Inv, $"### End to end: {i.Images:N0} guided digits (scale {i.GuidanceScale:G}, {i.Images / 10:N0} per class)\n\n");
-        sb.Append(Inv, $"`DiffusionPipeline.Generate` with {(i.PipelinePrecision == "int8" ? "unet-guided-int8.onnx (the runtime's default on the CPU; GFLOP/s count the float32 graph's FLOPs)" : "unet-guided.onnx")}: one model call per step; sampler, noise and buffers included.\n\n");
+        sb.Append(Inv, $"`DiffusionPipeline.Generate` with {(i.PipelinePrecision == "int8" ? $"{ModelFolderLayout.GuidedInt8} (the runtime's default on the CPU; GFLOP/s count the float32 graph's FLOPs)" : ModelFolderLayout.Guided)}: one model call per step; sampler, noise and buffers included.\n\n");
         if (rows.Count > 0)
         {
             sb.Append(Inv, $"Samplers, batch {i.GenerateBatch}, one request, all cores:\n\n");
@@ -342,7 +342,7 @@ public static class SummaryWriter
         sb.Append("DataParallelN: one single-threaded session per thread, each running its contiguous share of the batch in calls of N U-Net rows (Whole: the share in one call). ");
         sb.Append("Speed-up is against IntraOp at the same batch; the outputs are identical (a test checks bit-for-bit equality).\n\n");
         sb.Append("| Graph | Mode | Batch | Median ms | ms/img | Speed-up |\n|---|---|---:|---:|---:|---:|\n");
-        foreach (var (method, graph) in new[] { ("OrtUnet", "unet.onnx"), ("OrtGuided", "unet-guided.onnx"), ("OrtUnetInt8", "unet-int8.onnx"), ("OrtGuidedInt8", "unet-guided-int8.onnx") })
+        foreach (var (method, graph) in new[] { ("OrtUnet", ModelFolderLayout.Unet), ("OrtGuided", ModelFolderLayout.Guided), ("OrtUnetInt8", ModelFolderLayout.UnetInt8), ("OrtGuidedInt8", ModelFolderLayout.GuidedInt8) })
             foreach (var x in rows.Where(x => x.Method == method).OrderBy(x => x.Int("Batch")).ThenBy(x => Enum.Parse<CallMode>(x.Parameters["Mode"])))
             {
                 int b = x.Int("Batch");

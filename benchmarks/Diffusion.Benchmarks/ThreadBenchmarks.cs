@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
+using Diffusion.Runtime;
 
 namespace Diffusion.Benchmarks;
 
@@ -34,7 +35,7 @@ public class ThreadBenchmarks
 
     /// <summary>Loads unet.onnx with <see cref="Threads"/> intra-op threads.</summary>
     [GlobalSetup(Target = nameof(OrtUnet))]
-    public void SetupOrt() => _ort = new OrtStep(ModelFiles.Unet(S.ModelDir), Inputs, OrtStep.Options(Threads));
+    public void SetupOrt() => _ort = new OrtStep(Path.Combine(S.ModelDir, ModelFolderLayout.Unet), Inputs, OrtStep.Options(Threads));
 
     /// <summary>Builds the TorchSharp U-Net with <see cref="Threads"/> threads.</summary>
     [GlobalSetup(Target = nameof(TorchUnet))]

@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using Microsoft.ML.OnnxRuntime;
+using Diffusion.Runtime;
 
 namespace Diffusion.Benchmarks;
 
@@ -50,7 +51,7 @@ public class VariantBenchmarks
     {
         var s = BenchSettings.Current;
         var level = Level == OptLevel.All ? GraphOptimizationLevel.ORT_ENABLE_ALL : GraphOptimizationLevel.ORT_ENABLE_EXTENDED;
-        _ort = new OrtStep(ModelFiles.Unet(Dir(Variant)), new StepInputs(BenchModel.Metadata(s.ModelDir), Batch), OrtStep.Options(s.AllThreads, level));
+        _ort = new OrtStep(Path.Combine(Dir(Variant), ModelFolderLayout.Unet), new StepInputs(BenchModel.Metadata(s.ModelDir), Batch), OrtStep.Options(s.AllThreads, level));
     }
 
     /// <summary>Disposes the session.</summary>

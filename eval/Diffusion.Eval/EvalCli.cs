@@ -58,7 +58,7 @@ public static class EvalCli
             if (t < 0) throw new InvalidInputException($"--threads {t}; expected >= 0.");
             var options = new JudgeBuildOptions
             {
-                Onnx = pr.GetValue(onnx) ?? Path.Combine("models", name, JudgeCard.OnnxFileName),
+                Onnx = pr.GetValue(onnx) ?? Path.Combine("models", name, ModelFolderLayout.JudgeOnnx),
                 OutDir = pr.GetValue(outDir) ?? Path.Combine("models", name),
                 Data = pr.GetValue(data) ?? Path.Combine("data", name),
                 LightGbm = pr.GetValue(noLgbm) ? null : new LightGbmOptions
@@ -69,7 +69,7 @@ public static class EvalCli
                 Command = CommandLine("judges", args),
             };
             var card = JudgeBuilder.Build(options, Log);
-            Log($"wrote {Path.Combine(options.OutDir, JudgeCard.FileName)} and judge-card.md");
+            Log($"wrote {Path.Combine(options.OutDir, ModelFolderLayout.JudgeCard)} and judge-card.md");
             var table = new Table().AddColumns("judge", "test accuracy", "mean confidence");
             if (card.CnnTest is { } c) table.AddRow("CNN (ML.NET OnnxTransformer)", c.Accuracy.ToString("P2", Inv), c.MeanConfidence.ToString("F4", Inv));
             if (card.LightGbmTest is { } l) table.AddRow("LightGBM (ML.NET)", l.Accuracy.ToString("P2", Inv), l.MeanConfidence.ToString("F4", Inv));

@@ -58,7 +58,7 @@ public static class ExportCommand
     public static int RunInt8(string modelDir, string? dataDir, TextWriter stdout, TextWriter stderr) => Guard(stderr, () =>
     {
         if (!Directory.Exists(modelDir)) throw new InvalidInputException($"--model {modelDir}: folder not found; export a checkpoint first (make export).");
-        string? any = Int8Folder.Files.Select(p => Path.Combine(modelDir, p.Float)).FirstOrDefault(File.Exists);
+        string? any = Int8Folder.Files.Select(p => Path.Combine(modelDir, p.Float32)).FirstOrDefault(File.Exists);
         string dataset = any is null ? "" : ModelMetadata.FromProperties(OnnxHelper.Metadata(OnnxHelper.Load(any)), any).Dataset;
         WriteInt8(modelDir, dataDir ?? Path.Combine("data", dataset), stdout);
         return 0;

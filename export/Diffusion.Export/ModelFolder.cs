@@ -35,9 +35,6 @@ public sealed record ExportResult(IReadOnlyList<string> Files, long ParameterCou
 /// </summary>
 public static class ModelFolder
 {
-    /// <summary>File names inside the folder.</summary>
-    public const string UnetFile = "unet.onnx", GuidedFile = "unet-guided.onnx", CardMarkdown = "model-card.md", CardJson = "model-card.json";
-
     /// <summary>Exports <paramref name="model"/> into <paramref name="outDir"/>.</summary>
     /// <param name="model">Network to export (EMA weights normally).</param>
     /// <param name="metadata">Metadata (graph kind is set per file).</param>
@@ -55,14 +52,14 @@ public static class ModelFolder
         var guidedFlops = FlopCounter.Count(guided);
         long parameters = model.ParameterCount();
         var card = CardJsonNode(model.Config, unet, metadata, configJson, source, parameters, unetFlops, guidedFlops,
-            [(UnetFile, unetBytes), (GuidedFile, guidedBytes)]);
+            [(ModelFolderLayout.Unet, unetBytes), (ModelFolderLayout.Guided, guidedBytes)]);
         string json = card.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
         string md = CardMarkdownText(card, metadata);
 
         var files = new (string Name, byte[] Bytes)[]
         {
-            (UnetFile, unetBytes), (GuidedFile, guidedBytes),
-            (CardJson, Encoding.UTF8.GetBytes(json)), (CardMarkdown, Encoding.UTF8.GetBytes(md)),
+            (ModelFolderLayout.Unet, unetBytes), (ModelFolderLayout.Guided, guidedBytes),
+            (ModelFolderLayout.CardJson, Encoding.UTF8.GetBytes(json)), (ModelFolderLayout.CardMarkdown, Encoding.UTF8.GetBytes(md)),
         };
         var written = new List<string>();
         foreach (var (name, bytes) in files)

@@ -27,7 +27,7 @@ public static class JudgeExportCli
         {
             string name = JudgeDatasets.Normalize(pr.GetValue(dataset)!);
             string ckpt = pr.GetValue(checkpoint) ?? Path.Combine("runs", $"judge-{name}", "judge.ckpt");
-            string outPath = pr.GetValue(output) ?? Path.Combine("models", name, "judge.onnx");
+            string outPath = pr.GetValue(output) ?? Path.Combine(ModelFolderLayout.DefaultFolder(name), ModelFolderLayout.JudgeOnnx);
             using var judge = JudgeCheckpoint.Load(ckpt);
             var meta = JudgeExporter.MetadataOf(judge) with { ExportCommand = "make export-classifier" + (args.Length > 1 ? $" ARGS='{string.Join(' ', args.Skip(1))}'" : "") };
             var model = JudgeExporter.Build(judge.Model, meta, pr.GetValue(opset));

@@ -1,4 +1,5 @@
 using Diffusion.Benchmarks;
+using Diffusion.Runtime;
 
 namespace Diffusion.Benchmarks.Tests;
 
@@ -17,7 +18,7 @@ public sealed class ParityTests : IDisposable
     public void TorchAndOrtComputeTheSameStep(bool guided)
     {
         var inputs = new StepInputs(BenchModel.Metadata(_dir), 3);
-        using var ort = new OrtStep(guided ? ModelFiles.Guided(_dir) : ModelFiles.Unet(_dir), inputs, OrtStep.Options(1));
+        using var ort = new OrtStep(guided ? Path.Combine(_dir, ModelFolderLayout.Guided) : Path.Combine(_dir, ModelFolderLayout.Unet), inputs, OrtStep.Options(1));
         using var torch = new TorchStep(_dir, inputs, 1, guided);
         ort.Run();
         torch.Run();
@@ -35,7 +36,7 @@ public sealed class ParityTests : IDisposable
         using var loaded = BenchModel.LoadTorch(_dir);
         TorchSharp.torch.manual_seed(99);
         using var fresh = new Diffusion.Train.Model.UNet(BenchModel.ReadConfig(_dir));
-        var init = Diffusion.Onnx.OnnxHelper.Load(ModelFiles.Unet(_dir)).Graph.Initializer.ToDictionary(t => t.Name);
+        var init = Diffusion.Onnx.OnnxHelper.Load(Path.Combine(_dir, ModelFolderLayout.Unet)).Graph.Initializer.ToDictionary(t => t.Name);
         foreach (var (name, p) in loaded.named_parameters())
             Assert.Equal(Diffusion.Onnx.OnnxHelper.ToFloatArray(init[name]), p.data<float>().ToArray());
         var f = fresh.named_parameters().First(p => p.name == "conv_in.weight").parameter.data<float>().ToArray();

@@ -1,4 +1,5 @@
 using Diffusion.Benchmarks;
+using Diffusion.Runtime;
 
 namespace Diffusion.Benchmarks.Tests;
 
@@ -33,8 +34,8 @@ public sealed class VariantTests : IDisposable
     {
         string model = Path.Combine(_dir, "model"), dir = Path.Combine(_dir, "int8");
         GraphVariants.Export(model, GraphVariant.Int8SpeedProbe, dir);
-        var (_, optimized, wall) = OrtProfile.Run(ModelFiles.Unet(dir), batch: 2, runs: 1, threads: 1);
-        int convs = Diffusion.Onnx.OnnxHelper.Load(ModelFiles.Unet(model)).Graph.Node.Count(n => n.OpType == "Conv");
+        var (_, optimized, wall) = OrtProfile.Run(Path.Combine(dir, ModelFolderLayout.Unet), batch: 2, runs: 1, threads: 1);
+        int convs = Diffusion.Onnx.OnnxHelper.Load(Path.Combine(model, ModelFolderLayout.Unet)).Graph.Node.Count(n => n.OpType == "Conv");
         Assert.Equal(convs, optimized.GetValueOrDefault("QLinearConv"));
         Assert.False(optimized.ContainsKey("Conv"), string.Join(", ", optimized.Select(kv => $"{kv.Key} x{kv.Value}")));
         Assert.True(wall > 0);

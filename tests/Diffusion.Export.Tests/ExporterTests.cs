@@ -198,7 +198,7 @@ public class ExporterTests
             string config = """{ "name": "mnist-test", "epochs": 5 }""";
             var a = ModelFolder.Write(m.Model, m.Metadata, config, Path.Combine(root, "a"), source);
             var b = ModelFolder.Write(m.Model, m.Metadata, config, Path.Combine(root, "b"), source);
-            Assert.Equal([ModelFolder.UnetFile, ModelFolder.GuidedFile, ModelFolder.CardJson, ModelFolder.CardMarkdown], a.Files.Select(Path.GetFileName));
+            Assert.Equal([ModelFolderLayout.Unet, ModelFolderLayout.Guided, ModelFolderLayout.CardJson, ModelFolderLayout.CardMarkdown], a.Files.Select(Path.GetFileName));
             foreach (var (fa, fb) in a.Files.Zip(b.Files)) Assert.Equal(File.ReadAllBytes(fa), File.ReadAllBytes(fb));
             Assert.Equal(m.Unet, File.ReadAllBytes(a.Files[0]));
             Assert.Equal(m.Guided, File.ReadAllBytes(a.Files[1]));

@@ -99,8 +99,8 @@ public sealed class Int8Tests : CommandTestBase
         string data = Data();
         Assert.Equal(0, Export(SaveCheckpoint(31), int8: true, data));
         Assert.Equal(0, Export(SaveCheckpoint(41), int8: false, data));
-        Assert.False(File.Exists(Path.Combine(Out, DiffusionPipeline.UnetInt8FileName)));
-        Assert.False(File.Exists(Path.Combine(Out, DiffusionPipeline.GuidedInt8FileName)));
+        Assert.False(File.Exists(Path.Combine(Out, ModelFolderLayout.UnetInt8)));
+        Assert.False(File.Exists(Path.Combine(Out, ModelFolderLayout.GuidedInt8)));
         using var auto = DiffusionPipeline.Load(Out, new RuntimeOptions { IntraOpThreads = 1 });
         Assert.Equal(GraphPrecision.Float32, auto.Precision);
         var e = Assert.Throws<InvalidInputException>(() => DiffusionPipeline.Load(Out, new RuntimeOptions { Precision = PrecisionMode.Int8 }));
@@ -114,7 +114,7 @@ public sealed class Int8Tests : CommandTestBase
         ExportCommand.Export(SaveCheckpoint(61), Out); // new float32 graphs, old int8 ones left beside them
         var e = Assert.Throws<InvalidInputException>(() => DiffusionPipeline.Load(Out, new RuntimeOptions { IntraOpThreads = 1 }));
         Assert.Contains("stale", e.Message);
-        Assert.Contains(DiffusionPipeline.UnetInt8FileName, e.Message);
+        Assert.Contains(ModelFolderLayout.UnetInt8, e.Message);
         using var fp = DiffusionPipeline.Load(Out, new RuntimeOptions { IntraOpThreads = 1, Precision = PrecisionMode.Float32 });
         Assert.Equal(GraphPrecision.Float32, fp.Precision);
     }
@@ -135,7 +135,7 @@ public sealed class Int8Tests : CommandTestBase
         Assert.False(Directory.Exists(Path.Combine("data", "mnist")));
         Assert.Equal(0, Export(SaveCheckpoint(81), int8: true, null));
         Assert.Contains("warning", Stderr.ToString());
-        Assert.False(File.Exists(Path.Combine(Out, DiffusionPipeline.UnetInt8FileName)));
+        Assert.False(File.Exists(Path.Combine(Out, ModelFolderLayout.UnetInt8)));
     }
 
     // The release models ship int8 graphs: the parity their cards state is what the files give (recomputed on the

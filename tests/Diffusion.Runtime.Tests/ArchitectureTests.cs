@@ -154,4 +154,34 @@ public class ArchitectureTests
         Assert.InRange(files.Count, 10, 25);
         foreach (var f in files) Assert.True(File.Exists(Path.Combine(root, f)), $"docs/architecture.md names {f}, which does not exist");
     }
+
+    // Source files of the shipped projects (tests excluded: they may spell what they check).
+    private static IEnumerable<string> ProductSources()
+    {
+        string root = TinyModels.RepoRoot();
+        foreach (var p in s_projects.Value.Where(p => !p.IsTest))
+            foreach (var f in Directory.EnumerateFiles(Path.Combine(root, Folder(p.Path)), "*.cs", SearchOption.AllDirectories))
+            {
+                string rel = Path.GetRelativePath(root, f).Replace('\\', '/');
+                if (!rel.Contains("/obj/", StringComparison.Ordinal) && !rel.Contains("/bin/", StringComparison.Ordinal)) yield return rel;
+            }
+    }
+
+    [Fact]
+    public void ModelFolderFileNames_AreSpelledOnlyByTheirOwner()
+    {
+        // every const of ModelFolderLayout; a string literal equal to one of them anywhere else is a second definition
+        var names = typeof(ModelFolderLayout).GetFields().Where(f => f.IsLiteral).Select(f => (string)f.GetRawConstantValue()!).ToList();
+        Assert.Contains("unet.onnx", names);
+        string owner = "runtime/Diffusion.Runtime/ModelFolderLayout.cs", root = TinyModels.RepoRoot();
+        var hits = new List<string>();
+        foreach (var rel in ProductSources().Where(r => r != owner))
+        {
+            var lines = File.ReadAllLines(Path.Combine(root, rel));
+            for (int i = 0; i < lines.Length; i++)
+                foreach (var n in names)
+                    if (lines[i].Contains($"\"{n}\"", StringComparison.Ordinal)) hits.Add($"{rel}:{i + 1} \"{n}\"");
+        }
+        Assert.True(hits.Count == 0, "use ModelFolderLayout instead of: " + string.Join("; ", hits));
+    }
 }

@@ -16,7 +16,7 @@ public class PrecisionTests
     private static string FolderWithInt8(bool stale = false)
     {
         string dir = TinyModels.Folder();
-        foreach (var (kind, fl, q) in new[] { (GraphKind.Unet, DiffusionPipeline.UnetFileName, DiffusionPipeline.UnetInt8FileName), (GraphKind.Guided, DiffusionPipeline.GuidedFileName, DiffusionPipeline.GuidedInt8FileName) })
+        foreach (var (kind, fl, q) in new[] { (GraphKind.Unet, ModelFolderLayout.Unet, ModelFolderLayout.UnetInt8), (GraphKind.Guided, ModelFolderLayout.Guided, ModelFolderLayout.GuidedInt8) })
         {
             string sha = stale ? new string('0', 64) : Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Path.Combine(dir, fl))));
             var meta = TinyModels.Meta(kind) with { Precision = GraphPrecision.Int8, QuantizedFrom = sha };
@@ -31,11 +31,11 @@ public class PrecisionTests
         string dir = FolderWithInt8();
         using var p = DiffusionPipeline.Load(dir, OneThread);
         Assert.Equal(GraphPrecision.Int8, p.Precision);
-        Assert.EndsWith(DiffusionPipeline.UnetInt8FileName, ((DiffusionModel)p.Unet!).Path);
-        Assert.EndsWith(DiffusionPipeline.GuidedInt8FileName, ((DiffusionModel)p.Guided!).Path);
+        Assert.EndsWith(ModelFolderLayout.UnetInt8, ((DiffusionModel)p.Unet!).Path);
+        Assert.EndsWith(ModelFolderLayout.GuidedInt8, ((DiffusionModel)p.Guided!).Path);
         using var f = DiffusionPipeline.Load(dir, OneThread with { Precision = PrecisionMode.Float32 });
         Assert.Equal(GraphPrecision.Float32, f.Precision);
-        Assert.EndsWith(DiffusionPipeline.UnetFileName, ((DiffusionModel)f.Unet!).Path);
+        Assert.EndsWith(ModelFolderLayout.Unet, ((DiffusionModel)f.Unet!).Path);
     }
 
     [Fact]
@@ -44,15 +44,15 @@ public class PrecisionTests
         string dir = FolderWithInt8();
         Assert.Equal(GraphPrecision.Int8, DiffusionPipeline.SelectFiles(dir, OneThread).Precision);
         Assert.Equal(GraphPrecision.Float32, DiffusionPipeline.SelectFiles(dir, OneThread with { Device = ExecutionDevice.Cuda }).Precision);
-        File.Delete(Path.Combine(dir, DiffusionPipeline.GuidedInt8FileName));
+        File.Delete(Path.Combine(dir, ModelFolderLayout.GuidedInt8));
         var (u, g, precision) = DiffusionPipeline.SelectFiles(dir, OneThread);
         Assert.Equal(GraphPrecision.Float32, precision);
-        Assert.EndsWith(DiffusionPipeline.UnetFileName, u);
-        Assert.EndsWith(DiffusionPipeline.GuidedFileName, g);
+        Assert.EndsWith(ModelFolderLayout.Unet, u);
+        Assert.EndsWith(ModelFolderLayout.Guided, g);
         // asked for explicitly, the int8 graph that exists is used
         var (uq, gq, p8) = DiffusionPipeline.SelectFiles(dir, OneThread with { Precision = PrecisionMode.Int8 });
         Assert.Equal(GraphPrecision.Int8, p8);
-        Assert.EndsWith(DiffusionPipeline.UnetInt8FileName, uq);
+        Assert.EndsWith(ModelFolderLayout.UnetInt8, uq);
         Assert.Null(gq);
     }
 
@@ -61,7 +61,7 @@ public class PrecisionTests
     {
         string dir = TinyModels.Folder();
         var e = Assert.Throws<InvalidInputException>(() => DiffusionPipeline.Load(dir, OneThread with { Precision = PrecisionMode.Int8 }));
-        Assert.Contains(DiffusionPipeline.UnetInt8FileName, e.Message);
+        Assert.Contains(ModelFolderLayout.UnetInt8, e.Message);
         Assert.Contains(dir, e.Message);
         using var auto = DiffusionPipeline.Load(dir, OneThread);
         Assert.Equal(GraphPrecision.Float32, auto.Precision);
@@ -73,7 +73,7 @@ public class PrecisionTests
         string dir = FolderWithInt8(stale: true);
         var e = Assert.Throws<InvalidInputException>(() => DiffusionPipeline.Load(dir, OneThread));
         Assert.Contains("stale", e.Message);
-        Assert.Contains(DiffusionPipeline.UnetInt8FileName, e.Message);
+        Assert.Contains(ModelFolderLayout.UnetInt8, e.Message);
         using var f = DiffusionPipeline.Load(dir, OneThread with { Precision = PrecisionMode.Float32 });
         Assert.Equal(GraphPrecision.Float32, f.Precision);
     }
@@ -82,8 +82,8 @@ public class PrecisionTests
     public void AFloat32GraphUnderAnInt8Name_IsRefused()
     {
         string dir = TinyModels.Folder();
-        File.Copy(Path.Combine(dir, DiffusionPipeline.UnetFileName), Path.Combine(dir, DiffusionPipeline.UnetInt8FileName));
-        File.Copy(Path.Combine(dir, DiffusionPipeline.GuidedFileName), Path.Combine(dir, DiffusionPipeline.GuidedInt8FileName));
+        File.Copy(Path.Combine(dir, ModelFolderLayout.Unet), Path.Combine(dir, ModelFolderLayout.UnetInt8));
+        File.Copy(Path.Combine(dir, ModelFolderLayout.Guided), Path.Combine(dir, ModelFolderLayout.GuidedInt8));
         var e = Assert.Throws<InvalidInputException>(() => DiffusionPipeline.Load(dir, OneThread));
         Assert.Contains("expected an int8 graph", e.Message);
     }

@@ -66,11 +66,11 @@ public static class JudgeBuilder
         if (test.Height != meta.Height || test.Width != meta.Width)
             throw new InvalidInputException($"{options.Data}: images are {test.Height}x{test.Width}; the judge {options.Onnx} takes {meta.Height}x{meta.Width}.");
         Directory.CreateDirectory(options.OutDir);
-        string onnx = Path.Combine(options.OutDir, JudgeCard.OnnxFileName);
+        string onnx = Path.Combine(options.OutDir, ModelFolderLayout.JudgeOnnx);
         if (Path.GetFullPath(onnx) != Path.GetFullPath(options.Onnx)) AtomicFile.WriteAllBytes(onnx, File.ReadAllBytes(options.Onnx));
 
         // Main judge: ML.NET pipeline around the ONNX CNN, saved, then reloaded from the zip alone and measured.
-        string zip = Path.Combine(options.OutDir, JudgeCard.MlNetFileName);
+        string zip = Path.Combine(options.OutDir, ModelFolderLayout.JudgeMlNet);
         using (var built = OnnxCnnJudge.FromOnnx(onnx, meta.Height, meta.Width, options.Threads))
         {
             if (built.NumClasses != k || built.FeatureDim != meta.FeatureDim)
@@ -97,10 +97,10 @@ public static class JudgeBuilder
         LightGbmOptions? lgbmOptions = null;
         if (options.LightGbm is { } lo)
         {
-            string lgbmPath = Path.Combine(options.OutDir, JudgeCard.LightGbmFileName);
+            string lgbmPath = Path.Combine(options.OutDir, ModelFolderLayout.JudgeLightGbm);
             if (options.KeepLightGbm)
             {
-                string cardPath = Path.Combine(options.OutDir, JudgeCard.FileName);
+                string cardPath = Path.Combine(options.OutDir, ModelFolderLayout.JudgeCard);
                 var previous = JudgeCard.Load(cardPath);
                 if (!File.Exists(lgbmPath)) throw new InvalidInputException($"--keep-lightgbm: {lgbmPath} does not exist; build it without --keep-lightgbm.");
                 JudgeCard.Verify(previous.LightGbm, lgbmPath, cardPath);
@@ -135,8 +135,8 @@ public static class JudgeBuilder
             CnnTrainCommand = meta.TrainCommand, CnnExportCommand = meta.ExportCommand, CnnSourceCommit = meta.SourceCommit, Command = options.Command,
             Hardware = MachineInfo.Describe(), CreatedUtc = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
         };
-        card.Save(Path.Combine(options.OutDir, JudgeCard.FileName));
-        AtomicFile.WriteAllText(Path.Combine(options.OutDir, "judge-card.md"), Markdown(card));
+        card.Save(Path.Combine(options.OutDir, ModelFolderLayout.JudgeCard));
+        AtomicFile.WriteAllText(Path.Combine(options.OutDir, ModelFolderLayout.JudgeCardMarkdown), Markdown(card));
         return card;
     }
 

@@ -30,15 +30,6 @@ public sealed record JudgeFile(string File, string Sha256, long Bytes)
 /// </summary>
 public sealed record JudgeCard
 {
-    /// <summary>Card file name.</summary>
-    public const string FileName = "judge.json";
-    /// <summary>Default ONNX judge file name.</summary>
-    public const string OnnxFileName = "judge.onnx";
-    /// <summary>Default ML.NET judge file name.</summary>
-    public const string MlNetFileName = "judge.mlnet.zip";
-    /// <summary>Default LightGBM judge file name.</summary>
-    public const string LightGbmFileName = "judge-lightgbm.zip";
-
     /// <summary>Dataset ("mnist", "fashion-mnist").</summary>
     public string Dataset { get; init; } = "";
     /// <summary>Class names, index = label.</summary>

@@ -29,7 +29,7 @@ public sealed class JudgeSet : IDisposable
     public static JudgeSet Load(string folder, bool requireLightGbm = false)
     {
         if (!Directory.Exists(folder)) throw new InvalidInputException($"Judge folder not found: {folder} (build the judges with 'make judges').");
-        string cardPath = Path.Combine(folder, JudgeCard.FileName);
+        string cardPath = Path.Combine(folder, ModelFolderLayout.JudgeCard);
         var card = JudgeCard.Load(cardPath);
         if (card.MlNet is null) throw new InvalidInputException($"{cardPath} names no ML.NET judge; rebuild with 'make judges'.");
         string zip = Path.Combine(folder, card.MlNet.File);

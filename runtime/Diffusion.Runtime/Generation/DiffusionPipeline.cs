@@ -11,11 +11,6 @@ namespace Diffusion.Runtime.Generation;
 /// </summary>
 public sealed class DiffusionPipeline : IDisposable
 {
-    /// <summary>File name of the plain graph in a model folder.</summary>
-    public const string UnetFileName = "unet.onnx";
-    /// <summary>File name of the guided graph in a model folder.</summary>
-    public const string GuidedFileName = "unet-guided.onnx";
-
     private readonly bool _owns;
 
     /// <summary>Builds a pipeline over denoisers; at least one must be given and their metadata must agree.</summary>
@@ -33,11 +28,6 @@ public sealed class DiffusionPipeline : IDisposable
         Metadata = (unet ?? guided)!.Metadata;
         Schedule = Metadata.CreateSchedule();
     }
-
-    /// <summary>File name of the plain graph's int8 form (written by <c>export</c>).</summary>
-    public const string UnetInt8FileName = "unet-int8.onnx";
-    /// <summary>File name of the guided graph's int8 form.</summary>
-    public const string GuidedInt8FileName = "unet-guided-int8.onnx";
 
     /// <summary>
     /// Loads a model folder or a single .onnx file (a plain graph then serves only scale 1; a guided graph serves every
@@ -63,8 +53,8 @@ public sealed class DiffusionPipeline : IDisposable
             if (g is not null) guided = DiffusionModel.Load(g, options, GraphKind.Guided);
             if (precision == GraphPrecision.Int8)
             {
-                CheckQuantizedFrom(unet, Path.Combine(path, UnetFileName));
-                CheckQuantizedFrom(guided, Path.Combine(path, GuidedFileName));
+                CheckQuantizedFrom(unet, Path.Combine(path, ModelFolderLayout.Unet));
+                CheckQuantizedFrom(guided, Path.Combine(path, ModelFolderLayout.Guided));
             }
             return new DiffusionPipeline(unet, guided, true);
         }
@@ -81,9 +71,9 @@ public sealed class DiffusionPipeline : IDisposable
     public static (string? Unet, string? Guided, GraphPrecision Precision) SelectFiles(string folder, RuntimeOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (!Directory.Exists(folder)) throw new InvalidInputException($"Model not found: {folder} (expected a folder with {UnetFileName} / {GuidedFileName}, or an .onnx file).");
+        if (!Directory.Exists(folder)) throw new InvalidInputException($"Model not found: {folder} (expected a folder with {ModelFolderLayout.Unet} / {ModelFolderLayout.Guided}, or an .onnx file).");
         string? F(string name) => File.Exists(Path.Combine(folder, name)) ? Path.Combine(folder, name) : null;
-        string? u = F(UnetFileName), g = F(GuidedFileName), uq = F(UnetInt8FileName), gq = F(GuidedInt8FileName);
+        string? u = F(ModelFolderLayout.Unet), g = F(ModelFolderLayout.Guided), uq = F(ModelFolderLayout.UnetInt8), gq = F(ModelFolderLayout.GuidedInt8);
         bool hasInt8 = uq is not null || gq is not null;
         var mode = options.Precision;
         if (mode == PrecisionMode.Auto)
@@ -91,15 +81,15 @@ public sealed class DiffusionPipeline : IDisposable
             bool complete = hasInt8 && (u is null || uq is not null) && (g is null || gq is not null);
             mode = options.Device == ExecutionDevice.Cpu && complete ? PrecisionMode.Int8 : PrecisionMode.Float32;
             if (mode == PrecisionMode.Float32 && u is null && g is null && hasInt8)
-                throw new InvalidInputException($"Model folder {folder} has only int8 graphs ({UnetInt8FileName} / {GuidedInt8FileName}), which run on the CPU only; export the float32 graphs for {options.Device}.");
+                throw new InvalidInputException($"Model folder {folder} has only int8 graphs ({ModelFolderLayout.UnetInt8} / {ModelFolderLayout.GuidedInt8}), which run on the CPU only; export the float32 graphs for {options.Device}.");
         }
         if (mode == PrecisionMode.Int8)
         {
             if (!hasInt8)
-                throw new InvalidInputException($"Model folder {folder} has no int8 graphs ({UnetInt8FileName} / {GuidedInt8FileName}); 'make export' writes them when the dataset's IDX files are in data/, or use precision float32 / auto.");
+                throw new InvalidInputException($"Model folder {folder} has no int8 graphs ({ModelFolderLayout.UnetInt8} / {ModelFolderLayout.GuidedInt8}); 'make export' writes them when the dataset's IDX files are in data/, or use precision float32 / auto.");
             return (uq, gq, GraphPrecision.Int8);
         }
-        if (u is null && g is null) throw new InvalidInputException($"Model folder {folder} has neither {UnetFileName} nor {GuidedFileName}.");
+        if (u is null && g is null) throw new InvalidInputException($"Model folder {folder} has neither {ModelFolderLayout.Unet} nor {ModelFolderLayout.Guided}.");
         return (u, g, GraphPrecision.Float32);
     }
 
@@ -151,7 +141,7 @@ public sealed class DiffusionPipeline : IDisposable
     {
         if (scale == 1f) return Unet ?? Guided!;
         return Guided ?? throw new InvalidInputException(
-            $"Guidance scale {scale} needs {GuidedFileName}, which this model does not have; use scale 1 or a model folder with both graphs.");
+            $"Guidance scale {scale} needs {ModelFolderLayout.Guided}, which this model does not have; use scale 1 or a model folder with both graphs.");
     }
 
     /// <summary>
@@ -252,7 +242,7 @@ public sealed class DiffusionPipeline : IDisposable
         void Same<T>(string what, T x, T y)
         {
             if (!EqualityComparer<T>.Default.Equals(x, y))
-                throw new InvalidInputException($"{UnetFileName} and {GuidedFileName} disagree on {what}: {x} vs {y}; they must be exported from the same checkpoint.");
+                throw new InvalidInputException($"{ModelFolderLayout.Unet} and {ModelFolderLayout.Guided} disagree on {what}: {x} vs {y}; they must be exported from the same checkpoint.");
         }
         Same("dataset", a.Dataset, b.Dataset);
         Same("image shape", (a.Channels, a.Height, a.Width), (b.Channels, b.Height, b.Width));

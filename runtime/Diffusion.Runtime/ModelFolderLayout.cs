@@ -1,0 +1,47 @@
+namespace Diffusion.Runtime;
+
+/// <summary>
+/// The files of an exported model folder (<c>models/&lt;name&gt;/</c>): the one owner of their names. Export writes
+/// them, the runtime reads the graphs, eval writes and reads the judges, the benchmarks time the graphs; every stage
+/// takes the names from here.
+/// </summary>
+public static class ModelFolderLayout
+{
+    /// <summary>The plain U-Net graph (inputs x, t, y): serves guidance scale 1 in one pass.</summary>
+    public const string Unet = "unet.onnx";
+    /// <summary>The guided graph (inputs x, t, y, scale): conditional and unconditional rows and the guidance in one call.</summary>
+    public const string Guided = "unet-guided.onnx";
+    /// <summary>The int8 form of <see cref="Unet"/>.</summary>
+    public const string UnetInt8 = "unet-int8.onnx";
+    /// <summary>The int8 form of <see cref="Guided"/>.</summary>
+    public const string GuidedInt8 = "unet-guided-int8.onnx";
+    /// <summary>The model card a person reads.</summary>
+    public const string CardMarkdown = "model-card.md";
+    /// <summary>The model card's facts (config, parameters, FLOPs, file hashes, int8 parity) for tools.</summary>
+    public const string CardJson = "model-card.json";
+    /// <summary>The judge classifier exported to ONNX (<c>export-classifier</c>).</summary>
+    public const string JudgeOnnx = "judge.onnx";
+    /// <summary>The judges' card: which files, their hashes and test-set numbers (<c>eval judges</c>).</summary>
+    public const string JudgeCard = "judge.json";
+    /// <summary>The judges' card for a person.</summary>
+    public const string JudgeCardMarkdown = "judge-card.md";
+    /// <summary>The ML.NET model wrapping <see cref="JudgeOnnx"/>.</summary>
+    public const string JudgeMlNet = "judge.mlnet.zip";
+    /// <summary>The second judge: LightGBM on pixels.</summary>
+    public const string JudgeLightGbm = "judge-lightgbm.zip";
+
+    /// <summary>Each float32 graph with its int8 form.</summary>
+    public static IReadOnlyList<(string Float32, string Int8)> Int8Pairs { get; } = [(Unet, UnetInt8), (Guided, GuidedInt8)];
+
+    /// <summary>The file of a graph kind at a precision.</summary>
+    public static string GraphFile(GraphKind kind, bool int8) => (kind, int8) switch
+    {
+        (GraphKind.Unet, false) => Unet,
+        (GraphKind.Unet, true) => UnetInt8,
+        (_, false) => Guided,
+        _ => GuidedInt8,
+    };
+
+    /// <summary>The default folder of a dataset's release model: <c>models/&lt;dataset&gt;</c>.</summary>
+    public static string DefaultFolder(string dataset) => Path.Combine("models", dataset);
+}
