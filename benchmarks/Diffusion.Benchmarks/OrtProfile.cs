@@ -49,8 +49,8 @@ public static class OrtProfile
             using var s = OrtValue.CreateTensorValueFromMemory(scale, [batch]);
             using var o = OrtValue.CreateTensorValueFromMemory(output, inputs.Shape);
             using var binding = session.CreateIoBinding();
-            binding.BindInput("x", x); binding.BindInput("t", t); binding.BindInput("y", y);
-            if (guided) binding.BindInput("scale", s);
+            binding.BindInput(UNetSignature.X, x); binding.BindInput(UNetSignature.T, t); binding.BindInput(UNetSignature.Y, y);
+            if (guided) binding.BindInput(UNetSignature.Scale, s);
             binding.BindOutput(session.OutputNames[0], o);
             using var ro = new RunOptions();
             for (int i = 0; i < Warmup; i++) session.RunWithBinding(ro, binding);

@@ -20,7 +20,7 @@ public class OverheadBenchmarks
     private OrtIoBinding? _unetBinding, _tinyBinding;
     private RunOptions? _runOptions;
     private readonly List<OrtValue> _inputs = [], _outputs = [];
-    private static readonly string[] InputNames = ["x", "t", "y"], OutputNames = ["out"];
+    private static readonly string[] InputNames = [UNetSignature.X, UNetSignature.T, UNetSignature.Y], OutputNames = [UNetSignature.Output];
 
     /// <summary>Loads both sessions (all cores) and binds batch-1 buffers.</summary>
     [GlobalSetup]
@@ -54,10 +54,10 @@ public class OverheadBenchmarks
     public static byte[] TinyGraph(int c, int h, int w)
     {
         var g = new GraphBuilder();
-        var x = g.Input("x", DataType.Float, "batch", c, h, w);
-        g.Input("t", DataType.Int64, "batch");
-        g.Input("y", DataType.Int64, "batch");
-        g.Output(g.Add(x, x), "out");
+        var x = g.Input(UNetSignature.X, DataType.Float, UNetSignature.BatchDim, c, h, w);
+        g.Input(UNetSignature.T, DataType.Int64, UNetSignature.BatchDim);
+        g.Input(UNetSignature.Y, DataType.Int64, UNetSignature.BatchDim);
+        g.Output(g.Add(x, x), UNetSignature.Output);
         return OnnxHelper.Serialize(g.BuildModel("tiny"));
     }
 

@@ -44,9 +44,9 @@ public class SpinningBenchmarks
         _values.Add(OrtValue.CreateTensorValueFromMemory(inputs.Y, [Batch]));
         _values.Add(OrtValue.CreateTensorValueFromMemory(new float[inputs.X.Length], inputs.Shape));
         _binding = _session.CreateIoBinding();
-        _binding.BindInput("x", _values[0]);
-        _binding.BindInput("t", _values[1]);
-        _binding.BindInput("y", _values[2]);
+        _binding.BindInput(UNetSignature.X, _values[0]);
+        _binding.BindInput(UNetSignature.T, _values[1]);
+        _binding.BindInput(UNetSignature.Y, _values[2]);
         _binding.BindOutput(_session.OutputNames[0], _values[3]);
         _runOptions = new RunOptions();
     }

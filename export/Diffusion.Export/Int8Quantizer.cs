@@ -224,11 +224,11 @@ public static class Int8Quantizer
             }
             var inputs = new Dictionary<string, OrtValue>(StringComparer.Ordinal)
             {
-                ["x"] = OrtValue.CreateTensorValueFromMemory(x, [n, meta.Channels, meta.Height, meta.Width]),
-                ["t"] = OrtValue.CreateTensorValueFromMemory(t, [n]),
-                ["y"] = OrtValue.CreateTensorValueFromMemory(y, [n]),
+                [UNetSignature.X] = OrtValue.CreateTensorValueFromMemory(x, [n, meta.Channels, meta.Height, meta.Width]),
+                [UNetSignature.T] = OrtValue.CreateTensorValueFromMemory(t, [n]),
+                [UNetSignature.Y] = OrtValue.CreateTensorValueFromMemory(y, [n]),
             };
-            if (guided) inputs["scale"] = OrtValue.CreateTensorValueFromMemory(sc, [n]);
+            if (guided) inputs[UNetSignature.Scale] = OrtValue.CreateTensorValueFromMemory(sc, [n]);
             try
             {
                 using var ro = new RunOptions();

@@ -101,12 +101,12 @@ public static class ModelFolder
                 ["files"] = files,
                 ["inputs"] = new JsonObject
                 {
-                    [UNetExporter.InputX] = $"float {shape}, x_t in [-1, 1] pixel scale",
-                    [UNetExporter.InputT] = $"int64 [batch], timestep 0..{metadata.Timesteps - 1}",
-                    [UNetExporter.InputY] = $"int64 [batch], class 0..{metadata.NumClasses - 1} or {metadata.NullClass} (null class)",
-                    [UNetExporter.InputScale] = "float [batch], unet-guided.onnx only: guidance scale (1 = conditional, 0 = unconditional)",
+                    [UNetSignature.X] = $"float {shape}, x_t in [-1, 1] pixel scale",
+                    [UNetSignature.T] = $"int64 [batch], timestep 0..{metadata.Timesteps - 1}",
+                    [UNetSignature.Y] = $"int64 [batch], class 0..{metadata.NumClasses - 1} or {metadata.NullClass} (null class)",
+                    [UNetSignature.Scale] = "float [batch], unet-guided.onnx only: guidance scale (1 = conditional, 0 = unconditional)",
                 },
-                ["output"] = $"{UNetExporter.Output}: float {shape}, the {Prediction.Name(metadata.Prediction)} prediction",
+                ["output"] = $"{UNetSignature.Output}: float {shape}, the {Prediction.Name(metadata.Prediction)} prediction",
             },
             ["checkpoint"] = new JsonObject { ["file"] = source.Checkpoint, ["step"] = source.Step, ["epoch"] = source.Epoch, ["ema"] = metadata.Ema },
             ["metadata"] = new JsonObject(props.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value)))),
@@ -141,7 +141,7 @@ public static class ModelFolder
 
         sb.Append("\n## Inputs and output\n\n| Name | Meaning |\n|---|---|\n");
         foreach (var (name, v) in onnx["inputs"]!.AsObject()) sb.Append(inv, $"| `{name}` | {v} |\n");
-        sb.Append(inv, $"| `{UNetExporter.Output}` | {onnx["output"]!.GetValue<string>().Split(": ", 2)[1]} |\n\n");
+        sb.Append(inv, $"| `{UNetSignature.Output}` | {onnx["output"]!.GetValue<string>().Split(": ", 2)[1]} |\n\n");
         sb.Append("Guidance in `unet-guided.onnx` follows diffusers: `out = uncond + scale * (cond - uncond)`; scale 1 is the plain ");
         sb.Append("conditional model, 0 the unconditional one. For the `(1 + w) * cond - w * uncond` convention pass `scale = 1 + w`.\n\n");
 

@@ -32,12 +32,6 @@ public static class UNetExporter
 {
     /// <summary>producer_name of exported models.</summary>
     public const string ProducerName = "Diffusion.Export";
-    /// <summary>Input names.</summary>
-    public const string InputX = "x", InputT = "t", InputY = "y", InputScale = "scale";
-    /// <summary>Output name.</summary>
-    public const string Output = "out";
-    /// <summary>Symbolic batch dimension.</summary>
-    public const string Batch = "batch";
 
     /// <summary>Builds <c>unet.onnx</c> (<paramref name="kind"/> = Unet) or <c>unet-guided.onnx</c> (Guided).</summary>
     /// <param name="model">The network (its weights are read, not changed).</param>
@@ -54,15 +48,15 @@ public static class UNetExporter
         metadata = metadata with { Graph = kind };
         var g = new GraphBuilder(options.Opset);
         var ctx = new ExportContext(g, options.Emitters ?? EmitterRegistry.CreateDefault());
-        var x = g.Input(InputX, DataType.Float, Batch, cfg.InChannels, cfg.ImageSize, cfg.ImageSize);
-        var t = g.Input(InputT, DataType.Int64, Batch);
-        var y = g.Input(InputY, DataType.Int64, Batch);
+        var x = g.Input(UNetSignature.X, DataType.Float, UNetSignature.BatchDim, cfg.InChannels, cfg.ImageSize, cfg.ImageSize);
+        var t = g.Input(UNetSignature.T, DataType.Int64, UNetSignature.BatchDim);
+        var y = g.Input(UNetSignature.Y, DataType.Int64, UNetSignature.BatchDim);
         GraphValue result;
         if (kind == GraphKind.Unet)
             result = ctx.EmitRoot(model, x, t, y)[0];
         else
         {
-            var scale = g.Input(InputScale, DataType.Float, Batch);
+            var scale = g.Input(UNetSignature.Scale, DataType.Float, UNetSignature.BatchDim);
             GraphValue x2, t2, y2;
             using (g.PushScope("guidance"))
             {
@@ -78,8 +72,8 @@ public static class UNetExporter
                 result = g.Add(uncond, g.Mul(g.Unsqueeze(scale, 1, 2, 3), g.Sub(cond, uncond)));
             }
         }
-        g.Output(result, Output);
-        return g.BuildModel(kind == GraphKind.Unet ? "unet" : "unet_guided", metadata.ToProperties(), ProducerName,
+        g.Output(result, UNetSignature.Output);
+        return g.BuildModel(UNetSignature.GraphName(kind), metadata.ToProperties(), ProducerName,
             OnnxHelper.ProducerVersion, DocString(cfg, metadata, kind));
     }
 

@@ -184,4 +184,22 @@ public class ArchitectureTests
         }
         Assert.True(hits.Count == 0, "use ModelFolderLayout instead of: " + string.Join("; ", hits));
     }
+
+    [Fact]
+    public void UNetSignatureNames_AreSpelledOnlyByTheirOwner()
+    {
+        // the graph's names where a graph is declared, bound or fed: Input("x", ...), BindInput("t", ...), ["y"] = ...,
+        // a list of them; any of these outside UNetSignature is a second definition
+        var uses = new System.Text.RegularExpressions.Regex(
+            @"(Input|Output|BindInput|BindOutput)\(\s*""(x|t|y|scale|out)""|\[""(x|t|y|scale|out)""\]|""x"",\s*""t""|Input\([^;]*""batch""");
+        string owner = "runtime/Diffusion.Runtime/UNetSignature.cs", root = TinyModels.RepoRoot();
+        var hits = new List<string>();
+        foreach (var rel in ProductSources().Where(r => r != owner))
+        {
+            var lines = File.ReadAllLines(Path.Combine(root, rel));
+            for (int i = 0; i < lines.Length; i++)
+                if (!lines[i].TrimStart().StartsWith("///", StringComparison.Ordinal) && uses.IsMatch(lines[i])) hits.Add($"{rel}:{i + 1}");
+        }
+        Assert.True(hits.Count == 0, "use UNetSignature instead of the names at: " + string.Join("; ", hits));
+    }
 }

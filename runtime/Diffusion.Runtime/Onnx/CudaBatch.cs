@@ -36,7 +36,7 @@ internal sealed class CudaBatch : BatchBuffers, ICancellableBatch
         {
             _memory = new OrtMemoryInfo(OrtMemoryInfo.allocatorCUDA, OrtAllocatorType.DeviceAllocator, id, OrtMemType.Default);
             _binding = model.Session.CreateIoBinding();
-            var names = model.IsGuided ? DiffusionModel.GuidedInputs : DiffusionModel.UnetInputs;
+            var names = UNetSignature.Inputs(model.Graph);
             Bind(names[0], _x, TensorElementType.Float, image, sizeof(float), input: true);
             Bind(names[1], _t, TensorElementType.Int64, vec, sizeof(long), input: true);
             Bind(names[2], _y, TensorElementType.Int64, vec, sizeof(long), input: true);

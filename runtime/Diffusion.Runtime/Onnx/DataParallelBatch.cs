@@ -83,10 +83,10 @@ internal sealed class DataParallelBatch : BatchBuffers, ICancellableBatch
                     var (off, count) = plan[w][c];
                     long[] image = [count, m.Channels, m.Height, m.Width], vec = [count];
                     var b = _bindings[w][c] = _sessions[w].CreateIoBinding();
-                    b.BindInput("x", Value(OrtValue.CreateTensorValueFromMemory(mem, _x.AsMemory(off * size, count * size), image)));
-                    b.BindInput("t", Value(OrtValue.CreateTensorValueFromMemory(mem, _t.AsMemory(off, count), vec)));
-                    b.BindInput("y", Value(OrtValue.CreateTensorValueFromMemory(mem, _y.AsMemory(off, count), vec)));
-                    if (model.IsGuided) b.BindInput("scale", Value(OrtValue.CreateTensorValueFromMemory(mem, _scale.AsMemory(off, count), vec)));
+                    b.BindInput(UNetSignature.X, Value(OrtValue.CreateTensorValueFromMemory(mem, _x.AsMemory(off * size, count * size), image)));
+                    b.BindInput(UNetSignature.T, Value(OrtValue.CreateTensorValueFromMemory(mem, _t.AsMemory(off, count), vec)));
+                    b.BindInput(UNetSignature.Y, Value(OrtValue.CreateTensorValueFromMemory(mem, _y.AsMemory(off, count), vec)));
+                    if (model.IsGuided) b.BindInput(UNetSignature.Scale, Value(OrtValue.CreateTensorValueFromMemory(mem, _scale.AsMemory(off, count), vec)));
                     b.BindOutput(model.OutputName, Value(OrtValue.CreateTensorValueFromMemory(mem, _out.AsMemory(off * size, count * size), image)));
                 }
             }

@@ -16,11 +16,6 @@ namespace Diffusion.Runtime.Onnx;
 /// </summary>
 public sealed class DiffusionModel : IDenoiser, IDisposable
 {
-    /// <summary>Input names of the plain graph, in order.</summary>
-    public static readonly IReadOnlyList<string> UnetInputs = ["x", "t", "y"];
-    /// <summary>Input names of the guided graph, in order.</summary>
-    public static readonly IReadOnlyList<string> GuidedInputs = ["x", "t", "y", "scale"];
-
     private readonly InferenceSession _session;
     private readonly Lazy<InferenceSession[]> _workers;
 
@@ -196,7 +191,7 @@ public sealed class DiffusionModel : IDenoiser, IDisposable
     // Checks names, element types and shapes of the inputs and the output; returns the output name.
     private static string CheckSignature(InferenceSession session, ModelMetadata meta, string path)
     {
-        var want = meta.Graph == GraphKind.Guided ? GuidedInputs : UnetInputs;
+        var want = UNetSignature.Inputs(meta.Graph);
         var have = session.InputMetadata;
         var missing = want.Where(n => !have.ContainsKey(n)).ToList();
         var extra = have.Keys.Where(n => !want.Contains(n)).ToList();
@@ -204,10 +199,10 @@ public sealed class DiffusionModel : IDenoiser, IDisposable
             throw new InvalidInputException($"{path}: inputs [{string.Join(", ", have.Keys)}]; the {Name(meta.Graph)} graph needs exactly [{string.Join(", ", want)}]" +
                 (missing.Count > 0 ? $" (missing {string.Join(", ", missing)})" : "") + (extra.Count > 0 ? $" (unexpected {string.Join(", ", extra)})" : "") + ".");
         int[] image = [meta.Channels, meta.Height, meta.Width];
-        CheckTensor(path, "input", "x", have["x"], TensorElementType.Float, image);
-        CheckTensor(path, "input", "t", have["t"], TensorElementType.Int64, []);
-        CheckTensor(path, "input", "y", have["y"], TensorElementType.Int64, []);
-        if (meta.Graph == GraphKind.Guided) CheckTensor(path, "input", "scale", have["scale"], TensorElementType.Float, []);
+        CheckTensor(path, "input", UNetSignature.X, have[UNetSignature.X], TensorElementType.Float, image);
+        CheckTensor(path, "input", UNetSignature.T, have[UNetSignature.T], TensorElementType.Int64, []);
+        CheckTensor(path, "input", UNetSignature.Y, have[UNetSignature.Y], TensorElementType.Int64, []);
+        if (meta.Graph == GraphKind.Guided) CheckTensor(path, "input", UNetSignature.Scale, have[UNetSignature.Scale], TensorElementType.Float, []);
         if (session.OutputMetadata.Count != 1)
             throw new InvalidInputException($"{path}: {session.OutputMetadata.Count} outputs [{string.Join(", ", session.OutputMetadata.Keys)}]; expected one output [batch, {meta.Channels}, {meta.Height}, {meta.Width}].");
         var (name, node) = session.OutputMetadata.First();
@@ -290,7 +285,7 @@ public sealed class DiffusionModel : IDenoiser, IDisposable
             _model = model;
             var m = model.Metadata;
             long[] image = [n, m.Channels, m.Height, m.Width], vec = [n];
-            var inputNames = model.IsGuided ? GuidedInputs : UnetInputs;
+            var inputNames = UNetSignature.Inputs(model.Graph);
             try
             {
                 _inputs.Add(OrtValue.CreateTensorValueFromMemory(_x, image));
