@@ -11,7 +11,7 @@ namespace Diffusion.Export;
 public static class ExportCommand
 {
     /// <summary>Checkpoint of the default training config (<c>configs/mnist.json</c>, run "mnist").</summary>
-    public const string DefaultCheckpoint = "runs/mnist/checkpoints/last.ckpt";
+    public static string DefaultCheckpoint { get; } = RunFolder.DisplayLastCheckpoint("mnist");
 
     /// <summary>Runs the export; returns the process exit code (0, 2 for bad input, 1 for an internal error).</summary>
     /// <param name="checkpointPath">Checkpoint file.</param>

@@ -31,8 +31,7 @@ public sealed record TrainingRun(IReadOnlyList<EpochRecord> Epochs, int Threads,
     /// </summary>
     public static TrainingRun Read(string checkpointPath, TrainConfig config, int epoch)
     {
-        string? runDir = Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(checkpointPath)));
-        string log = runDir is null ? "" : Path.Combine(runDir, "log.jsonl");
+        string log = RunFolder.OfCheckpoint(checkpointPath)?.Log ?? "";
         var epochs = new List<EpochRecord>();
         if (File.Exists(log))
             foreach (var line in File.ReadLines(log).Where(l => l.Length > 0))

@@ -4,6 +4,7 @@ using Diffusion.Judge.Export;
 using Diffusion.Onnx;
 using Diffusion.Runtime;
 using Diffusion.Tools.Cli;
+using Diffusion.Tools;
 
 namespace Diffusion.Judge.Export;
 
@@ -26,7 +27,7 @@ public static class JudgeExportCli
         export.SetAction(pr =>
         {
             string name = JudgeDatasets.Normalize(pr.GetValue(dataset)!);
-            string ckpt = pr.GetValue(checkpoint) ?? Path.Combine("runs", $"judge-{name}", "judge.ckpt");
+            string ckpt = pr.GetValue(checkpoint) ?? RunFolder.Judge(name).JudgeCheckpoint;
             string outPath = pr.GetValue(output) ?? Path.Combine(ModelFolderLayout.DefaultFolder(name), ModelFolderLayout.JudgeOnnx);
             using var judge = JudgeCheckpoint.Load(ckpt);
             var meta = JudgeExporter.MetadataOf(judge) with { ExportCommand = "make export-classifier" + (args.Length > 1 ? $" ARGS='{string.Join(' ', args.Skip(1))}'" : "") };

@@ -167,13 +167,11 @@ public class ArchitectureTests
             }
     }
 
-    [Fact]
-    public void ModelFolderFileNames_AreSpelledOnlyByTheirOwner()
+    // A string literal equal to one of the names anywhere in shipped code but the owner is a second definition.
+    private static void AssertSpelledOnlyBy(string owner, string ownerType, IReadOnlyList<string> names)
     {
-        // every const of ModelFolderLayout; a string literal equal to one of them anywhere else is a second definition
-        var names = typeof(ModelFolderLayout).GetFields().Where(f => f.IsLiteral).Select(f => (string)f.GetRawConstantValue()!).ToList();
-        Assert.Contains("unet.onnx", names);
-        string owner = "runtime/Diffusion.Runtime/ModelFolderLayout.cs", root = TinyModels.RepoRoot();
+        string root = TinyModels.RepoRoot();
+        Assert.True(File.Exists(Path.Combine(root, owner)), owner);
         var hits = new List<string>();
         foreach (var rel in ProductSources().Where(r => r != owner))
         {
@@ -182,7 +180,27 @@ public class ArchitectureTests
                 foreach (var n in names)
                     if (lines[i].Contains($"\"{n}\"", StringComparison.Ordinal)) hits.Add($"{rel}:{i + 1} \"{n}\"");
         }
-        Assert.True(hits.Count == 0, "use ModelFolderLayout instead of: " + string.Join("; ", hits));
+        Assert.True(hits.Count == 0, $"use {ownerType} instead of: " + string.Join("; ", hits));
+    }
+
+    private static List<string> Constants(Type owner) =>
+        [.. owner.GetFields().Where(f => f.IsLiteral && f.FieldType == typeof(string)).Select(f => (string)f.GetRawConstantValue()!)];
+
+    [Fact]
+    public void ModelFolderFileNames_AreSpelledOnlyByTheirOwner()
+    {
+        var names = Constants(typeof(ModelFolderLayout));
+        Assert.Contains("unet.onnx", names);
+        AssertSpelledOnlyBy("runtime/Diffusion.Runtime/ModelFolderLayout.cs", nameof(ModelFolderLayout), names);
+    }
+
+    [Fact]
+    public void RunFolderNames_AreSpelledOnlyByTheirOwner()
+    {
+        // "samples" and "tb" are also ordinary words (a TensorBoard tag is "samples"): the file names are checked
+        var names = Constants(typeof(Diffusion.Tools.RunFolder)).Where(n => n.Contains('.', StringComparison.Ordinal) || n == "checkpoints").ToList();
+        Assert.Equal(["checkpoints", "last.ckpt", "log.jsonl", "config.json", "judge.ckpt"], names);
+        AssertSpelledOnlyBy("runtime/Diffusion.Tools/RunFolder.cs", "RunFolder", names);
     }
 
     [Fact]

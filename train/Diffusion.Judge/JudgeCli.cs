@@ -51,7 +51,7 @@ public static class JudgeCli
             if (nThreads < 1) throw new InvalidInputException($"--threads {nThreads}; expected >= 1.");
             var config = new JudgeConfig { FeatureDim = pr.GetValue(features), NumClasses = classes.Length };
             config.Validate();
-            string outPath = pr.GetValue(output) ?? Path.Combine("runs", $"judge-{name}", "judge.ckpt");
+            string outPath = pr.GetValue(output) ?? RunFolder.Judge(name).JudgeCheckpoint;
             var trainSet = IdxDataset.LoadSplit(options.Data, "train", classes.Length);
             var testSet = IdxDataset.LoadSplit(options.Data, "t10k", classes.Length);
 

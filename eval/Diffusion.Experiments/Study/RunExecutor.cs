@@ -43,7 +43,7 @@ public static class RunExecutor
     public const string ModelFolder = "model";
 
     /// <summary>Folder of run <paramref name="name"/> in the study folder.</summary>
-    public static string RunDir(string outDir, string name) => Path.Combine(outDir, "runs", name);
+    public static string RunDir(string outDir, string name) => Path.Combine(outDir, RunFolder.RunsRoot, name);
 
     /// <summary>Runs (or reads back) one run. The flag tells whether it was read back from an earlier invocation.</summary>
     /// <exception cref="OperationCanceledException">Cancelled; training saved a resumable checkpoint.</exception>
@@ -61,7 +61,7 @@ public static class RunExecutor
         var clock = Stopwatch.StartNew();
 
         ctx.Log.WriteLine($"  exporting {spec.Name}");
-        var export = ExportCommand.Export(Path.Combine(dir, "checkpoints", "last.ckpt"), Path.Combine(dir, ModelFolder));
+        var export = ExportCommand.Export(new RunFolder(dir).LastCheckpoint, Path.Combine(dir, ModelFolder));
         var e = ctx.Evaluation;
         using var pipeline = EvalRunner.LoadModel(Path.Combine(dir, ModelFolder), ctx.Threads);
         ctx.Judges.CheckModel(pipeline.Metadata, Path.Combine(dir, ModelFolder));
@@ -91,7 +91,7 @@ public static class RunExecutor
     /// <summary>Trains, continues or skips training; returns the run's epoch records.</summary>
     private static IReadOnlyList<EpochRecord> Train(Train.Config.TrainConfig config, StudyContext ctx, CancellationToken ct)
     {
-        string dir = config.RunDir, last = Path.Combine(dir, "checkpoints", "last.ckpt"), log = Path.Combine(dir, "log.jsonl");
+        string dir = config.RunDir, last = new RunFolder(dir).LastCheckpoint, log = new RunFolder(dir).Log;
         bool exists = File.Exists(last);
         int done = 0;
         long step = 0;

@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Diffusion.Runtime;
 using Diffusion.Train.Model;
+using Diffusion.Tools;
 
 namespace Diffusion.Train.Config;
 
@@ -94,7 +95,7 @@ public sealed record TrainConfig
     public int SamplesPerClass { get; init; } = 8;
 
     /// <summary>Output folder: <see cref="OutDir"/> or <c>runs/&lt;name&gt;</c>.</summary>
-    [JsonIgnore] public string RunDir => string.IsNullOrWhiteSpace(OutDir) ? Path.Combine("runs", Name) : OutDir!;
+    [JsonIgnore] public string RunDir => string.IsNullOrWhiteSpace(OutDir) ? RunFolder.Named(Name).Dir : OutDir!;
 
     /// <summary>The noise schedule this config trains with.</summary>
     public NoiseSchedule CreateSchedule() => new(Schedule, Timesteps, BetaStart, BetaEnd, CosineS);

@@ -69,10 +69,12 @@ public sealed class DiffusionTrainer : IDisposable
     public TrainConfig Config { get; }
     /// <summary>Run folder.</summary>
     public string RunDir => Config.RunDir;
+    /// <summary>The run folder's layout.</summary>
+    public RunFolder Folder => new(RunDir);
     /// <summary>Folder of the checkpoints.</summary>
-    public string CheckpointDir => Path.Combine(RunDir, "checkpoints");
+    public string CheckpointDir => Folder.Checkpoints;
     /// <summary>Path of the latest checkpoint.</summary>
-    public string LastCheckpointPath => Path.Combine(CheckpointDir, "last.ckpt");
+    public string LastCheckpointPath => Folder.LastCheckpoint;
 
     private DiffusionTrainer(TrainConfig config, TrainOptions options, ImageData data, Checkpoint? resumeFrom, Device device)
     {
@@ -91,7 +93,7 @@ public sealed class DiffusionTrainer : IDisposable
         Checkpoint? resume = null;
         try
         {
-            string last = Path.Combine(config.RunDir, "checkpoints", "last.ckpt");
+            string last = new RunFolder(config.RunDir).LastCheckpoint;
             if (options.Resume)
             {
                 if (!File.Exists(last)) throw new InvalidInputException($"--resume: no checkpoint at {last}; start the run without --resume first.");
@@ -159,13 +161,13 @@ public sealed class DiffusionTrainer : IDisposable
         if (_resumeFrom is null && _options.Force)
         {
             // --force starts over: drop the previous run's outputs so they do not mix with the new ones
-            foreach (var sub in new[] { "checkpoints", "samples", "tb" })
-                if (Directory.Exists(Path.Combine(RunDir, sub))) Directory.Delete(Path.Combine(RunDir, sub), recursive: true);
-            if (File.Exists(Path.Combine(RunDir, "log.jsonl"))) File.Delete(Path.Combine(RunDir, "log.jsonl")); // (File.Delete throws when the folder is missing)
+            foreach (var sub in new[] { Folder.Checkpoints, Folder.Samples, Folder.TensorBoard })
+                if (Directory.Exists(sub)) Directory.Delete(sub, recursive: true);
+            if (File.Exists(Folder.Log)) File.Delete(Folder.Log); // (File.Delete throws when the folder is missing)
         }
         Directory.CreateDirectory(CheckpointDir);
-        Directory.CreateDirectory(Path.Combine(RunDir, "samples"));
-        AtomicFile.WriteAllText(Path.Combine(RunDir, "config.json"), configJson);
+        Directory.CreateDirectory(Folder.Samples);
+        AtomicFile.WriteAllText(Folder.Config, configJson);
 
         // Model, EMA, optimizer, RNG: fresh (seeded) or restored.
         UNet model, ema;
@@ -213,8 +215,8 @@ public sealed class DiffusionTrainer : IDisposable
         }
 
         using var objective = new DiffusionObjective(config.CreateSchedule(), config.Prediction, config.Model.NumClasses, config.LabelDropout, _device);
-        var log = new EpochLog(Path.Combine(RunDir, "log.jsonl"), _resumeFrom is null ? null : epoch);
-        var tb = utils.tensorboard.SummaryWriter(Path.Combine(RunDir, "tb"));
+        var log = new EpochLog(Folder.Log, _resumeFrom is null ? null : epoch);
+        var tb = utils.tensorboard.SummaryWriter(Folder.TensorBoard);
         ui.Line(string.Create(CultureInfo.InvariantCulture,
             $"{(_resumeFrom is null ? "training" : $"resuming at step {step} (epoch {epoch})")} {config.Name}: {config.Architecture()} U-Net, {model.ParameterCount():N0} params, " +
             $"{_data.Count} images, {config.Epochs} epochs x {shuffle.BatchesPerEpoch} steps, batch {config.BatchSize}, device {_device.type}, {threads} threads -> {RunDir}"));
@@ -280,7 +282,7 @@ public sealed class DiffusionTrainer : IDisposable
                 }
                 SaveCheckpoint(lastCkpt);
                 if (last || (config.CheckpointEvery > 0 && epoch % config.CheckpointEvery == 0))
-                    File.Copy(lastCkpt, Path.Combine(CheckpointDir, $"epoch-{epoch:D4}.ckpt"), overwrite: true);
+                    File.Copy(lastCkpt, Folder.EpochCheckpoint(epoch), overwrite: true);
             }
             return 0;
         });
@@ -308,7 +310,7 @@ public sealed class DiffusionTrainer : IDisposable
         var labels = Enumerable.Range(0, classes * k).Select(i => i / k).ToArray();
         var sampler = new DdimSampler(c.CreateSchedule(), c.Prediction, eta: 0, spacing: TimestepSpacing.Trailing, clipSample: true);
         var images = TorchSampling.Sample(ema, sampler, labels, c.SampleSteps, (float)c.SampleGuidance, c.Seed + 7919, _device);
-        string path = Path.Combine(RunDir, "samples", $"epoch-{epoch:D4}.png");
+        string path = Folder.SampleGrid(epoch);
         PngGrid.Write(path, images, classes, k, c.Model.ImageSize, c.Model.ImageSize, pad: 2, scale: 2);
         return path;
     }
