@@ -128,7 +128,15 @@ public class ReportTests(JudgeFolderFixture judges) : IClassFixture<JudgeFolderF
             Assert.Equal(1.0, p.GetProperty("cnn_accuracy").GetDouble());
             Assert.Equal(30, p.GetProperty("count").GetInt32());
         }
+        // background cleanliness: the same measure on both sides, against the real data's background value
+        var bg = m.GetProperty("background");
+        var realBg = r.GetProperty("real").GetProperty("background");
+        Assert.Equal(realBg.GetProperty("value").GetInt32(), bg.GetProperty("value").GetInt32());
+        Assert.InRange(bg.GetProperty("mean").GetDouble(), 0, 1);
+        Assert.InRange(realBg.GetProperty("mean").GetDouble(), 0, 1);
+        Assert.Equal(judges.Card.NumClasses, bg.GetProperty("per_class").GetArrayLength());
         string md = File.ReadAllText(Path.Combine(outDir, "report.md"));
+        Assert.Contains("| clean background (pixels within 8 grey levels of", md);
         Assert.Contains("## Guidance sweep", md);
         Assert.Contains("## One-step denoising", md);
         Assert.Contains("100.00 %", md);

@@ -129,7 +129,7 @@ public static class EvalRunner
         log($"scoring the real data in {data}");
         var real = RealReference.Load(judges, data);
         var metrics = SetEvaluation.Compute(set, judges, real);
-        log(string.Create(CultureInfo.InvariantCulture, $"main judge accuracy {metrics.Cnn.Accuracy:P2}, Frechet distance {metrics.FrechetDistance:F3} (floor {metrics.FrechetFloorSameSize:F3})"));
+        log(string.Create(CultureInfo.InvariantCulture, $"main judge accuracy {metrics.Cnn.Accuracy:P2}, Frechet distance {metrics.FrechetDistance:F3} (floor {metrics.FrechetFloorSameSize:F3}), clean background {metrics.Background!.Mean:P1} (real {real.TestBackground.Mean:P1})"));
 
         string folder = o.Out ?? Path.Combine("reports", $"{judges.Card.Dataset}-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
         Directory.CreateDirectory(folder);
@@ -142,6 +142,7 @@ public static class EvalRunner
             {
                 TestCount = real.Test.Count, TrainSampleCount = real.Train.Count, Cnn = real.TestCnnMetrics, LightGbm = real.TestLightGbmMetrics,
                 FrechetFloor = real.Floor, Diversity = real.TestDiversity, DiversityMean = Metrics.Diversity.Mean(real.TestDiversity),
+                Background = real.TestBackground,
             },
         };
 

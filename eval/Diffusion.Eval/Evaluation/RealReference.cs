@@ -34,6 +34,10 @@ public sealed class RealReference
     public JudgeScores TrainCnn { get; }
     /// <summary>Frechet distance between the whole training sample and the test set.</summary>
     public double Floor { get; }
+    /// <summary>The background value of the data (0-255; <see cref="BackgroundStats.BackgroundValue"/> of the test set).</summary>
+    public int BackgroundValue { get; }
+    /// <summary>Clean-background fractions of the test set.</summary>
+    public BackgroundStats TestBackground { get; }
 
     private RealReference(ImageSet test, JudgeScores testCnn, ClassificationMetrics? testLgbm, ImageSet train, JudgeScores trainCnn, int k)
     {
@@ -43,6 +47,8 @@ public sealed class RealReference
         TestStats = GaussianStats.FromFeatures(testCnn.Features, testCnn.FeatureDim);
         TestDiversity = Diversity.PerClass(testCnn.Features, testCnn.FeatureDim, test.Labels, k);
         Floor = FrechetDistance.Compute(GaussianStats.FromFeatures(trainCnn.Features, trainCnn.FeatureDim), TestStats);
+        BackgroundValue = BackgroundStats.BackgroundValue(test);
+        TestBackground = BackgroundStats.Compute(test, BackgroundValue, k);
     }
 
     /// <summary>Loads and scores the real data in <paramref name="dataFolder"/>.</summary>

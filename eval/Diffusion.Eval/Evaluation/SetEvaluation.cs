@@ -23,6 +23,8 @@ public sealed record SetEvaluation
     public double[] Diversity { get; init; } = [];
     /// <summary>Mean over classes of <see cref="Diversity"/>.</summary>
     public double DiversityMean { get; init; }
+    /// <summary>Clean-background fractions (against the real data's background value).</summary>
+    public BackgroundStats? Background { get; init; }
 
     /// <summary>Scores <paramref name="set"/> with both judges and compares it with the real data.</summary>
     /// <exception cref="InvalidInputException">A label outside the judges' classes or a wrong image size.</exception>
@@ -52,6 +54,7 @@ public sealed record SetEvaluation
             FrechetDistance = Metrics.FrechetDistance.Compute(GaussianStats.FromFeatures(cnn.Features, cnn.FeatureDim), real.TestStats),
             FrechetFloorSameSize = real.FloorAt(set.Count),
             Diversity = diversity, DiversityMean = Metrics.Diversity.Mean(diversity),
+            Background = BackgroundStats.Compute(set, real.BackgroundValue, k),
         };
     }
 }

@@ -43,6 +43,8 @@ public sealed record RealSummary
     public double[] Diversity { get; init; } = [];
     /// <summary>Mean of <see cref="Diversity"/>.</summary>
     public double DiversityMean { get; init; }
+    /// <summary>Clean-background fractions of the test set.</summary>
+    public BackgroundStats? Background { get; init; }
 }
 
 /// <summary>Where the evaluated images came from.</summary>

@@ -29,14 +29,17 @@ public static class MarkdownReport
         sb.AppendLine(Inv, $"| main judge mean confidence | {m.Cnn.MeanConfidence:F4} | {r.Real.Cnn.MeanConfidence:F4} |");
         sb.AppendLine(Inv, $"| Frechet distance to the test set (judge features) | {m.FrechetDistance:F3} | floor {m.FrechetFloorSameSize:F3} ({m.Count} train images); {r.Real.FrechetFloor:F3} ({r.Real.TrainSampleCount} train images) |");
         sb.AppendLine(Inv, $"| intra-class diversity (mean pairwise feature distance) | {m.DiversityMean:F3} | {r.Real.DiversityMean:F3} |");
+        if (m.Background is { } bg && r.Real.Background is { } rb)
+            sb.AppendLine(Inv, $"| clean background (pixels within {bg.Tolerance} grey levels of {bg.Value}) | {bg.Mean:P1} | {rb.Mean:P1} |");
         sb.AppendLine();
 
         sb.AppendLine("## Per class").AppendLine();
         bool lgbm = m.LightGbm is not null;
-        sb.AppendLine($"| class | name | images | CNN accuracy | CNN P(requested) |{(lgbm ? " LightGBM accuracy |" : "")} diversity | real diversity |");
-        sb.AppendLine($"|---|---|---|---|---|{(lgbm ? "---|" : "")}---|---|");
+        bool clean = m.Background is not null && r.Real.Background is not null;
+        sb.AppendLine($"| class | name | images | CNN accuracy | CNN P(requested) |{(lgbm ? " LightGBM accuracy |" : "")} diversity | real diversity |{(clean ? " clean background | real |" : "")}");
+        sb.AppendLine($"|---|---|---|---|---|{(lgbm ? "---|" : "")}---|---|{(clean ? "---|---|" : "")}");
         for (int c = 0; c < r.ClassNames.Length; c++)
-            sb.AppendLine(Inv, $"| {c} | {r.ClassNames[c]} | {m.Cnn.PerClassCount[c]} | {P(m.Cnn.PerClassAccuracy[c])} | {F(m.Cnn.PerClassMeanTrueClassProbability[c], 4)} |{(lgbm ? $" {P(m.LightGbm!.PerClassAccuracy[c])} |" : "")} {F(m.Diversity[c], 3)} | {F(r.Real.Diversity[c], 3)} |");
+            sb.AppendLine(Inv, $"| {c} | {r.ClassNames[c]} | {m.Cnn.PerClassCount[c]} | {P(m.Cnn.PerClassAccuracy[c])} | {F(m.Cnn.PerClassMeanTrueClassProbability[c], 4)} |{(lgbm ? $" {P(m.LightGbm!.PerClassAccuracy[c])} |" : "")} {F(m.Diversity[c], 3)} | {F(r.Real.Diversity[c], 3)} |{(clean ? $" {P(m.Background!.PerClass[c])} | {P(r.Real.Background!.PerClass[c])} |" : "")}");
         sb.AppendLine();
 
         sb.AppendLine("## Confusion matrix (main judge; rows = requested class, columns = judged class)").AppendLine();

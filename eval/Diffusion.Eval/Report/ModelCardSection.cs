@@ -36,6 +36,8 @@ public static class ModelCardSection
         sb.Append(Inv, $"| Lowest per-class main-judge accuracy | {m.Cnn.PerClassAccuracy.Min():P2} ({r.ClassNames[Array.IndexOf(m.Cnn.PerClassAccuracy, m.Cnn.PerClassAccuracy.Min())]}) | |\n");
         sb.Append(Inv, $"| Frechet distance to the test set (judge features) | {m.FrechetDistance:F3} | {m.FrechetFloorSameSize:F3} (real training images, same count); {r.Real.FrechetFloor:F3} ({r.Real.TrainSampleCount:N0} images) |\n");
         sb.Append(Inv, $"| Diversity (mean pairwise feature distance within a class) | {m.DiversityMean:F3} | {r.Real.DiversityMean:F3} |\n");
+        if (m.Background is { } bg && r.Real.Background is { } rb)
+            sb.Append(Inv, $"| Clean background (pixels within {bg.Tolerance} grey levels of {bg.Value}) | {bg.Mean:P1} | {rb.Mean:P1} |\n");
         if (r.Sweep is { Length: > 0 } sweep)
         {
             // highest accuracy; ties go to fewer steps, then to the lower Frechet distance
