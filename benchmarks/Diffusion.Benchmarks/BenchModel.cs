@@ -81,7 +81,7 @@ public static class BenchModel
     public static UNet LoadTorch(string modelDir)
     {
         string onnx = Path.Combine(modelDir, ModelFolderLayout.Unet);
-        var graph = OnnxHelper.Load(onnx).Graph;
+        var graph = ExportCommand.LoadOnnx(onnx).Graph;
         var inits = graph.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
         var model = new UNet(ReadConfig(modelDir));
         try
@@ -112,7 +112,7 @@ public static class BenchModel
         {
             if (s_metadata.TryGetValue(modelDir, out var m)) return m;
             string onnx = Path.Combine(modelDir, ModelFolderLayout.Unet);
-            m = ModelMetadata.FromProperties(OnnxHelper.Metadata(OnnxHelper.Load(onnx)), onnx);
+            m = ModelMetadata.FromProperties(OnnxHelper.Metadata(ExportCommand.LoadOnnx(onnx)), onnx);
             s_metadata[modelDir] = m;
             return m;
         }
@@ -138,6 +138,6 @@ public static class BenchModel
 
     /// <summary>FLOPs per image of each graph, counted from the files (convolutions and matrix products, 2 per MAC).</summary>
     public static (FlopCount Unet, FlopCount Guided) CountFlops(string modelDir)
-        => (FlopCounter.Count(OnnxHelper.Load(Path.Combine(modelDir, ModelFolderLayout.Unet))),
-            FlopCounter.Count(OnnxHelper.Load(Path.Combine(modelDir, ModelFolderLayout.Guided))));
+        => (FlopCounter.Count(ExportCommand.LoadOnnx(Path.Combine(modelDir, ModelFolderLayout.Unet))),
+            FlopCounter.Count(ExportCommand.LoadOnnx(Path.Combine(modelDir, ModelFolderLayout.Guided))));
 }

@@ -1,3 +1,4 @@
+using Diffusion.Export;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -31,7 +32,7 @@ public static class OrtProfile
         try
         {
             string optimized = Path.Combine(dir, "optimized.onnx");
-            var meta = ModelMetadata.FromProperties(OnnxHelper.Metadata(OnnxHelper.Load(file)), file);
+            var meta = ModelMetadata.FromProperties(OnnxHelper.Metadata(ExportCommand.LoadOnnx(file)), file);
             var inputs = new StepInputs(meta, batch);
             bool guided = meta.Graph == GraphKind.Guided;
             using var so = new SessionOptions
@@ -59,7 +60,7 @@ public static class OrtProfile
             double wall = sw.Elapsed.TotalMilliseconds / runs;
             string profile = session.EndProfiling();
             var ops = Aggregate(File.ReadAllText(profile));
-            var counts = OnnxHelper.Load(optimized).Graph.Node.GroupBy(n => n.OpType).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+            var counts = ExportCommand.LoadOnnx(optimized).Graph.Node.GroupBy(n => n.OpType).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
             return (ops, counts, wall);
         }
         finally { Directory.Delete(dir, recursive: true); }

@@ -13,6 +13,22 @@ public static class ExportCommand
     /// <summary>Checkpoint of the default training config (<c>configs/mnist.json</c>, run "mnist").</summary>
     public static string DefaultCheckpoint { get; } = RunFolder.DisplayLastCheckpoint("mnist");
 
+    /// <summary>Refuses an opset the builder does not write, naming the option.</summary>
+    /// <exception cref="InvalidInputException">Outside <see cref="OnnxOpset.Min"/>..<see cref="OnnxOpset.Max"/>.</exception>
+    public static void CheckOpset(int opset)
+    {
+        if (!OnnxOpset.IsSupported(opset))
+            throw new InvalidInputException($"--opset {opset} is not supported; expected {OnnxOpset.Min}..{OnnxOpset.Max} (default {OnnxOpset.Default}).");
+    }
+
+    /// <summary>Reads an ONNX file; a missing or broken one is bad input.</summary>
+    /// <exception cref="InvalidInputException">Missing file or not an ONNX model; the message names it.</exception>
+    public static Onnx.Proto.ModelProto LoadOnnx(string path)
+    {
+        try { return OnnxHelper.Load(path); }
+        catch (OnnxFormatException e) { throw new InvalidInputException(e.Message, e); }
+    }
+
     /// <summary>Runs the export; returns the process exit code (0, 2 for bad input, 1 for an internal error).</summary>
     /// <param name="checkpointPath">Checkpoint file.</param>
     /// <param name="outDir">Output folder, or null for <c>models/&lt;run name&gt;</c>.</param>
@@ -26,7 +42,7 @@ public static class ExportCommand
     {
         return Guard(stderr, () =>
         {
-            OnnxOpset.Validate(opset);
+            CheckOpset(opset);
             if (int8 && dataDir is not null) IdxDataset.SplitFiles(dataDir, "train"); // a bad --data fails before anything is written
             var result = Export(checkpointPath, outDir, opset, ema);
             var inv = CultureInfo.InvariantCulture;
@@ -59,7 +75,7 @@ public static class ExportCommand
     {
         if (!Directory.Exists(modelDir)) throw new InvalidInputException($"--model {modelDir}: folder not found; export a checkpoint first (make export).");
         string? any = Int8Folder.Files.Select(p => Path.Combine(modelDir, p.Float32)).FirstOrDefault(File.Exists);
-        string dataset = any is null ? "" : ModelMetadata.FromProperties(OnnxHelper.Metadata(OnnxHelper.Load(any)), any).Dataset;
+        string dataset = any is null ? "" : ModelMetadata.FromProperties(OnnxHelper.Metadata(LoadOnnx(any)), any).Dataset;
         WriteInt8(modelDir, dataDir ?? Path.Combine("data", dataset), stdout);
         return 0;
     });

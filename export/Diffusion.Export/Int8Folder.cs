@@ -43,7 +43,7 @@ public static class Int8Folder
         var present = Files.Where(f => File.Exists(Path.Combine(modelDir, f.Float32))).ToList();
         if (present.Count == 0)
             throw new InvalidInputException($"Model folder {modelDir} has neither {ModelFolderLayout.Unet} nor {ModelFolderLayout.Guided} to quantize.");
-        int classes = ModelMetadata.FromProperties(Onnx.OnnxHelper.Metadata(Onnx.OnnxHelper.Load(Path.Combine(modelDir, present[0].Float32))), present[0].Float32).NumClasses;
+        int classes = ModelMetadata.FromProperties(Onnx.OnnxHelper.Metadata(ExportCommand.LoadOnnx(Path.Combine(modelDir, present[0].Float32))), present[0].Float32).NumClasses;
         var train = IdxDataset.LoadSplit(dataDir, "train", classes);
         var parity = IdxDataset.HasSplit(dataDir, "t10k") ? (IdxDataset.LoadSplit(dataDir, "t10k", classes), "test") : (train, "train");
 

@@ -43,6 +43,7 @@ public static class UNetExporter
     public static ModelProto Build(UNet model, ModelMetadata metadata, GraphKind kind, ExportOptions? options = null)
     {
         options ??= new ExportOptions();
+        ExportCommand.CheckOpset(options.Opset);
         var cfg = model.Config;
         CheckMetadata(cfg, metadata);
         metadata = metadata with { Graph = kind };

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Diffusion.Judge;
+using Diffusion.Export;
 using Diffusion.Judge.Export;
+using Google.Protobuf;
 using Diffusion.Onnx;
 using Diffusion.Runtime;
 using Diffusion.Tools.Cli;
@@ -32,7 +34,7 @@ public static class JudgeExportCli
             using var judge = JudgeCheckpoint.Load(ckpt);
             var meta = JudgeExporter.MetadataOf(judge) with { ExportCommand = "make export-classifier" + (args.Length > 1 ? $" ARGS='{string.Join(' ', args.Skip(1))}'" : "") };
             var model = JudgeExporter.Build(judge.Model, meta, pr.GetValue(opset));
-            OnnxHelper.Save(model, outPath);
+            AtomicFile.Write(outPath, model.WriteTo);
             Console.WriteLine($"wrote {outPath} ({new FileInfo(outPath).Length:N0} bytes): {judge.Info.Dataset} judge, "
                 + $"TorchSharp test accuracy {judge.Info.TestAccuracy:P2}");
             return 0;

@@ -27,6 +27,7 @@ public static class JudgeExporter
     /// <exception cref="UnsupportedModuleException">A module without emitter (the message names its path).</exception>
     public static ModelProto Build(JudgeCnn model, JudgeMetadata metadata, int opset = OnnxOpset.Default)
     {
+        Diffusion.Export.ExportCommand.CheckOpset(opset);
         var cfg = model.Config;
         if (metadata.NumClasses != cfg.NumClasses || metadata.FeatureDim != cfg.FeatureDim)
             throw new InvalidInputException($"Judge metadata ({metadata.NumClasses} classes, F = {metadata.FeatureDim}) does not match the model ({cfg.NumClasses} classes, F = {cfg.FeatureDim}).");

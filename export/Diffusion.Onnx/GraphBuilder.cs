@@ -29,7 +29,7 @@ public sealed partial class GraphBuilder
     private readonly Stack<string> scopes = new();
 
     /// <summary>Creates an empty graph for <paramref name="opset"/> (operators are written in that opset's form).</summary>
-    /// <exception cref="Runtime.InvalidInputException">Unsupported opset.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">Unsupported opset.</exception>
     public GraphBuilder(int opset = OnnxOpset.Default) => Opset = OnnxOpset.Validate(opset);
 
     /// <summary>Opset of the default ONNX domain this graph targets.</summary>

@@ -1,11 +1,9 @@
 using System.Runtime.InteropServices;
 using System.Text;
 using Diffusion.Onnx.Proto;
-using Diffusion.Runtime;
 using Google.Protobuf;
 using DataType = Diffusion.Onnx.Proto.TensorProto.Types.DataType;
 using AttributeType = Diffusion.Onnx.Proto.AttributeProto.Types.AttributeType;
-using Diffusion.Tools;
 
 namespace Diffusion.Onnx;
 
@@ -184,7 +182,7 @@ public static class OnnxHelper
     /// A model importing the default ONNX domain at <paramref name="opset"/>, with the IR version that opset
     /// requires (<see cref="OnnxOpset.IrVersion"/>) and metadata_props sorted by key.
     /// </summary>
-    /// <exception cref="InvalidInputException">Unsupported opset.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">Unsupported opset.</exception>
     /// <exception cref="ArgumentException">A metadata key appears twice.</exception>
     public static ModelProto MakeModel(GraphProto graph, int opset = OnnxOpset.Default,
         IEnumerable<KeyValuePair<string, string>>? metadata = null, string producerName = DefaultProducer,
@@ -216,25 +214,30 @@ public static class OnnxHelper
     /// <summary>Serializes <paramref name="model"/> to protobuf bytes (deterministic for a given message).</summary>
     public static byte[] Serialize(ModelProto model) => model.ToByteArray();
 
-    /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> atomically (temp file, then rename).</summary>
-    public static void Save(ModelProto model, string path) => AtomicFile.Write(path, model.WriteTo);
+    /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> whole or not at all (a temporary file beside it, then a rename).</summary>
+    public static void Save(ModelProto model, string path)
+    {
+        string full = Path.GetFullPath(path), tmp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        try { using (var fs = File.Create(tmp)) model.WriteTo(fs); File.Move(tmp, full, overwrite: true); }
+        finally { if (File.Exists(tmp)) File.Delete(tmp); }
+    }
 
     /// <summary>Reads a model file.</summary>
-    /// <exception cref="InvalidInputException">Missing file or not an ONNX protobuf; the message names the file.</exception>
+    /// <exception cref="OnnxFormatException">Missing file or not an ONNX protobuf; the message names the file.</exception>
     public static ModelProto Load(string path)
     {
-        if (!File.Exists(path)) throw new InvalidInputException($"{path}: file not found; expected an ONNX model.");
+        if (!File.Exists(path)) throw new OnnxFormatException($"{path}: file not found; expected an ONNX model.");
         try
         {
             using var fs = File.OpenRead(path);
             var m = ModelProto.Parser.ParseFrom(fs);
             if (m.Graph is null || m.OpsetImport.Count == 0)
-                throw new InvalidInputException($"{path}: not an ONNX model (no graph or opset_import).");
+                throw new OnnxFormatException($"{path}: not an ONNX model (no graph or opset_import).");
             return m;
         }
         catch (InvalidProtocolBufferException e)
         {
-            throw new InvalidInputException($"{path}: not a valid ONNX model ({e.Message}).", e);
+            throw new OnnxFormatException($"{path}: not a valid ONNX model ({e.Message}).", e);
         }
     }
 

@@ -1,4 +1,3 @@
-using Diffusion.Runtime;
 
 namespace Diffusion.Onnx;
 
@@ -17,7 +16,7 @@ public static class OnnxOpset
     public const int Max = 23;
 
     /// <summary>IR version that goes with <paramref name="opset"/>.</summary>
-    /// <exception cref="InvalidInputException">Opset outside <see cref="Min"/>..<see cref="Max"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">Opset outside <see cref="Min"/>..<see cref="Max"/>.</exception>
     public static long IrVersion(int opset) => Validate(opset) switch
     {
         <= 18 => 8,
@@ -27,7 +26,10 @@ public static class OnnxOpset
     };
 
     /// <summary>Returns <paramref name="opset"/> when it is supported.</summary>
-    /// <exception cref="InvalidInputException">Opset outside <see cref="Min"/>..<see cref="Max"/>; the message names the option.</exception>
-    public static int Validate(int opset) => opset is >= Min and <= Max ? opset
-        : throw new InvalidInputException($"--opset {opset} is not supported; expected {Min}..{Max} (default {Default}).");
+    /// <exception cref="ArgumentOutOfRangeException">Opset outside <see cref="Min"/>..<see cref="Max"/>.</exception>
+    public static int Validate(int opset) => IsSupported(opset) ? opset
+        : throw new ArgumentOutOfRangeException(nameof(opset), opset, $"opset {opset} is not supported; expected {Min}..{Max} (default {Default}).");
+
+    /// <summary>True for <see cref="Min"/>..<see cref="Max"/>.</summary>
+    public static bool IsSupported(int opset) => opset is >= Min and <= Max;
 }

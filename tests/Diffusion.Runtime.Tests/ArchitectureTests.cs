@@ -115,6 +115,14 @@ public class ArchitectureTests
     }
 
     [Fact]
+    public void TheOnnxBuilder_DependsOnNothingOfOurs()
+    {
+        var onnx = s_projects.Value.Single(p => p.Path == "export/Diffusion.Onnx/Diffusion.Onnx.csproj");
+        Assert.Empty(onnx.References);
+        Assert.All(onnx.Packages, p => Assert.StartsWith("Google.Protobuf", p.Replace("Grpc.Tools", "Google.Protobuf", StringComparison.Ordinal), StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void NoLibraryDependsOnTorchSharp_UnlessItIsATrainingOrExportStage()
     {
         // TorchSharp belongs to train/, export/ (except the dependency-free ONNX builder), the study and the
