@@ -44,7 +44,7 @@ public static class JudgeExporter
         g.Output(features, JudgeMetadata.FeaturesOutput);
         string doc = $"Judge classifier for {metadata.Dataset} ({cfg.NumClasses} classes). Input: image float [batch, {cfg.InChannels}, {cfg.ImageSize}, {cfg.ImageSize}], pixels in [-1, 1]. "
             + $"Outputs: logits [batch, {cfg.NumClasses}], probabilities [batch, {cfg.NumClasses}] (softmax), features [batch, {cfg.FeatureDim}] (penultimate layer, after ReLU).";
-        return g.BuildModel("judge", metadata.ToProperties(), ProducerName, OnnxHelper.ProducerVersion, doc);
+        return g.BuildModel(JudgeMetadata.GraphName, metadata.ToProperties(), ProducerName, OnnxHelper.ProducerVersion, doc);
     }
 
     /// <summary>Metadata of a trained checkpoint.</summary>

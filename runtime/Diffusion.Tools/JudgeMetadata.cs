@@ -24,6 +24,8 @@ public sealed record JudgeMetadata
     public const string ProbabilitiesOutput = "probabilities";
     /// <summary>Output: penultimate features [batch, F].</summary>
     public const string FeaturesOutput = "features";
+    /// <summary>The ONNX graph's name.</summary>
+    public const string GraphName = "judge";
 
     /// <summary>Dataset the judge was trained on ("mnist", "fashion-mnist").</summary>
     public string Dataset { get; init; } = "";

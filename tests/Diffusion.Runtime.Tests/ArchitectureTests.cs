@@ -186,7 +186,8 @@ public class ArchitectureTests
             var lines = File.ReadAllLines(Path.Combine(root, rel));
             for (int i = 0; i < lines.Length; i++)
                 foreach (var n in names)
-                    if (lines[i].Contains($"\"{n}\"", StringComparison.Ordinal)) hits.Add($"{rel}:{i + 1} \"{n}\"");
+                    if (!lines[i].TrimStart().StartsWith("///", StringComparison.Ordinal) && lines[i].Contains($"\"{n}\"", StringComparison.Ordinal))
+                        hits.Add($"{rel}:{i + 1} \"{n}\"");
         }
         Assert.True(hits.Count == 0, $"use {ownerType} instead of: " + string.Join("; ", hits));
     }
@@ -209,6 +210,14 @@ public class ArchitectureTests
         var names = Constants(typeof(Diffusion.Tools.RunFolder)).Where(n => n.Contains('.', StringComparison.Ordinal) || n == "checkpoints").ToList();
         Assert.Equal(["checkpoints", "last.ckpt", "log.jsonl", "config.json", "judge.ckpt"], names);
         AssertSpelledOnlyBy("runtime/Diffusion.Tools/RunFolder.cs", "RunFolder", names);
+    }
+
+    [Fact]
+    public void JudgeGraphNames_AreSpelledOnlyByTheirOwner()
+    {
+        string[] names = [Diffusion.Tools.JudgeMetadata.ImageInput, Diffusion.Tools.JudgeMetadata.LogitsOutput, Diffusion.Tools.JudgeMetadata.ProbabilitiesOutput,
+            Diffusion.Tools.JudgeMetadata.FeaturesOutput];
+        AssertSpelledOnlyBy("runtime/Diffusion.Tools/JudgeMetadata.cs", "JudgeMetadata", names);
     }
 
     [Fact]

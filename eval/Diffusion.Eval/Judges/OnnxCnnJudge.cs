@@ -14,13 +14,13 @@ namespace Diffusion.Eval.Judges;
 public sealed class OnnxCnnJudge : IJudge
 {
     /// <summary>ONNX / ML.NET input column: the image, [1, H, W] per row.</summary>
-    public const string ImageColumn = "image";
+    public const string ImageColumn = JudgeMetadata.ImageInput;
     /// <summary>ONNX / ML.NET output column: class probabilities (Softmax), [K] per row.</summary>
-    public const string ProbabilitiesColumn = "probabilities";
+    public const string ProbabilitiesColumn = JudgeMetadata.ProbabilitiesOutput;
     /// <summary>ONNX / ML.NET output column: penultimate features, [F] per row.</summary>
-    public const string FeaturesColumn = "features";
+    public const string FeaturesColumn = JudgeMetadata.FeaturesOutput;
     /// <summary>ONNX output: logits, [K] per row (not used by the pipeline).</summary>
-    public const string LogitsColumn = "logits";
+    public const string LogitsColumn = JudgeMetadata.LogitsOutput;
 
     private readonly MLContext _ml;
     private readonly ITransformer _model;
