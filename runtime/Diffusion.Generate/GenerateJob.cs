@@ -19,7 +19,8 @@ public static class GenerateJob
     public static IReadOnlyList<string> Run(GenerateSettings s, IAnsiConsole console, CancellationToken ct = default)
     {
         // 1. check the numbers that need no model
-        if (s.PerClass < 1) throw new InvalidInputException($"--per-class {s.PerClass}; expected at least 1.");
+        if (s.PerClass < 1 || s.PerClass > GenerateSettings.MaxPerClass)
+            throw new InvalidInputException($"--per-class {s.PerClass}; expected 1 to {GenerateSettings.MaxPerClass} (every image is kept in memory until the outputs are written).");
         if (s.Batch < 1) throw new InvalidInputException($"--batch {s.Batch}; expected at least 1.");
         if (s.Frames < 1 || s.Frames > 1000) throw new InvalidInputException($"--frames {s.Frames}; expected 1 to 1000.");
         Guidance.Validate(s.Guidance);

@@ -100,6 +100,8 @@ public class GenerateCliTests
         { ["--guidance", "-2"], "-2" },
         { ["--batch", "0"], "--batch 0" },
         { ["--per-class", "0"], "--per-class" },
+        { ["--per-class", "2000000000"], "expected 1 to 10000" },
+        { ["--seed", "abc"], "expected a whole number >= 0" },
         { ["--sampler", "euler"], "euler" },
         { ["--format", "bmp"], "bmp" },
         { ["--eta", "0.5"], "eta" },

@@ -48,6 +48,18 @@ public class CliTests : IDisposable
         Assert.False(Directory.Exists(_out), "nothing may be written on invalid input");
     }
 
+    [Fact]
+    public void AFolderGivenAsConfigOrCheckpoint_IsNamedAsAFolder()
+    {
+        string folder = Path.GetDirectoryName(_config)!;
+        var (code, _, err) = Run("train", "--config", folder);
+        Assert.Equal(InvalidInputException.ExitCode, code);
+        Assert.Contains($"Config file {folder} is a folder; expected a file.", err);
+        var e = Assert.Throws<InvalidInputException>(() => Diffusion.Train.Checkpoints.Checkpoint.Load(folder));
+        Assert.Equal($"Checkpoint {folder} is a folder; expected a file.", e.Message);
+        Assert.False(Directory.Exists(_out));
+    }
+
     [Theory]
     [InlineData("batch_size", 0)]
     [InlineData("schedule", "sigmoid")]

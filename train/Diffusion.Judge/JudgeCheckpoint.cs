@@ -80,7 +80,7 @@ public sealed class JudgeCheckpoint : IDisposable
     /// <exception cref="InvalidInputException">Missing, corrupt or foreign file; the message names it.</exception>
     public static JudgeCheckpoint Load(string path)
     {
-        if (!File.Exists(path)) throw new InvalidInputException($"Judge checkpoint not found: {path} (run 'make train-classifier').");
+        InputFile.Require(path, "Judge checkpoint", "run 'make train-classifier'");
         using var fs = File.OpenRead(path);
         using var r = new BinaryReader(fs, Encoding.UTF8);
         JudgeInfo info;

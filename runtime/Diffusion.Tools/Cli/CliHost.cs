@@ -27,7 +27,7 @@ public static class CliHost
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            foreach (var e in parsed.Errors) stderr.WriteLine($"error: {e.Message}");
+            foreach (var e in parsed.Errors) stderr.WriteLine($"error: {Plain(e.Message)}");
             stderr.WriteLine(helpHint);
             return InvalidInputException.ExitCode;
         }
@@ -41,6 +41,20 @@ public static class CliHost
             return InvalidInputException.ExitCode;
         }
     }
+
+    // System.CommandLine names .NET types ("as expected type 'System.UInt64'"); a user reads what to type instead.
+    private static readonly System.Text.RegularExpressions.Regex s_typeName = new(@" as expected type '(System\.[A-Za-z0-9]+)(\?)?'", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    /// <summary>A parse error's message with .NET type names replaced by what the option takes.</summary>
+    public static string Plain(string message) => s_typeName.Replace(message, m => "; expected " + m.Groups[1].Value switch
+    {
+        "System.Int32" or "System.Int64" or "System.Int16" => "a whole number",
+        "System.UInt32" or "System.UInt64" or "System.UInt16" or "System.Byte" => "a whole number >= 0",
+        "System.Single" or "System.Double" or "System.Decimal" => "a number",
+        "System.Boolean" => "true or false",
+        "System.String" => "text",
+        var other => other[(other.LastIndexOf('.') + 1)..].ToLowerInvariant(),
+    });
 
     /// <summary>
     /// A token the first Ctrl+C cancels (a long command finishes its current step, saves what it can and exits); a

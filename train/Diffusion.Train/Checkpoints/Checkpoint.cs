@@ -109,7 +109,7 @@ public sealed class Checkpoint : IDisposable
     /// <exception cref="InvalidInputException">Missing, truncated, corrupt or foreign file, or weights that do not match the architecture; the message names the file.</exception>
     public static Checkpoint Load(string path)
     {
-        if (!File.Exists(path)) throw new InvalidInputException($"Checkpoint not found: {path}");
+        InputFile.Require(path, "Checkpoint");
         byte[] bytes = File.ReadAllBytes(path);
         if (bytes.Length < HeaderSize || !bytes.AsSpan(0, 8).SequenceEqual(Magic))
             throw new InvalidInputException($"Checkpoint {path}: not a checkpoint of this trainer (expected the magic 'DDPMCKPT' at the start of the file).");

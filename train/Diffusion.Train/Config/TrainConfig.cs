@@ -134,7 +134,7 @@ public sealed record TrainConfig
     /// <exception cref="InvalidInputException">Missing file, bad JSON, unknown key or value; the message names the file.</exception>
     public static TrainConfig Load(string path)
     {
-        if (!File.Exists(path)) throw new InvalidInputException($"Config file not found: {path}");
+        InputFile.Require(path, "Config file");
         return Parse(File.ReadAllText(path), path);
     }
 
