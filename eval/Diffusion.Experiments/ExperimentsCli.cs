@@ -4,6 +4,7 @@ using Diffusion.Experiments.Study;
 using Diffusion.Runtime;
 using Diffusion.Train.Cli;
 using Diffusion.Train.Training;
+using Diffusion.Tools;
 using Diffusion.Tools.Cli;
 
 namespace Diffusion.Experiments;
@@ -58,6 +59,7 @@ public static class ExperimentsCli
                     PlanOnly = parse.GetValue(planOnly), MeasureSteps = parse.GetValue(measureSteps),
                     Command = "make experiments" + (args.Length > 1 ? $" ARGS='{string.Join(' ', args.Skip(1))}'" : ""),
                 };
+                if (options.Out is not null && !options.PlanOnly) OutputPath.CheckFolder(options.Out, "--out");
                 StudyRunner.Run(options, stdout, cancel);
                 return 0;
             }

@@ -26,6 +26,7 @@ public static class GenerateJob
         Guidance.Validate(s.Guidance);
         s.SamplerOptions.Validate();
         s.Runtime.Validate();
+        if (s.Runtime.OptimizedModelCacheDirectory is { } cache) OutputPath.CheckFolder(cache, "--cache-dir");
         // 2. the model, then everything that depends on it
         using var pipeline = DiffusionPipeline.Load(s.Model, s.Runtime);
         var meta = pipeline.Metadata;
@@ -145,16 +146,8 @@ public static class GenerateJob
     private static string CheckWritable(string dir)
     {
         if (string.IsNullOrWhiteSpace(dir)) throw new InvalidInputException("--out is empty; expected an output folder.");
-        if (File.Exists(dir)) throw new InvalidInputException($"--out {dir} is a file; expected a folder.");
-        try
-        {
-            Directory.CreateDirectory(dir);
-            string probe = Path.Combine(dir, $".write-probe-{Environment.ProcessId}-{Guid.NewGuid():N}");
-            File.WriteAllBytes(probe, []);
-            File.Delete(probe);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        { throw new InvalidInputException($"--out {dir} is not writable ({e.Message}).", e); }
+        OutputPath.CheckFolder(dir, "--out");
+        Directory.CreateDirectory(dir);
         return dir;
     }
 }

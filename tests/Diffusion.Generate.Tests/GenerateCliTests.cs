@@ -102,6 +102,7 @@ public class GenerateCliTests
         { ["--per-class", "0"], "--per-class" },
         { ["--per-class", "2000000000"], "expected 1 to 10000" },
         { ["--seed", "abc"], "expected a whole number >= 0" },
+        { ["--cache-dir", "/etc/hostname"], "--cache-dir /etc/hostname is a file; expected a folder." },
         { ["--sampler", "euler"], "euler" },
         { ["--format", "bmp"], "bmp" },
         { ["--eta", "0.5"], "eta" },

@@ -97,6 +97,7 @@ public static class EvalRunner
     public static (EvalReport Report, string Folder) Run(EvalOptions o, Action<string>? log = null, CancellationToken ct = default)
     {
         o.Validate();
+        if (o.Out is not null) OutputPath.CheckFolder(o.Out, "--out");
         var clock = Stopwatch.StartNew();
         log ??= _ => { };
         using var judges = JudgeSet.Load(JudgeFolder(o.Judges, o.Model, o.Dataset));

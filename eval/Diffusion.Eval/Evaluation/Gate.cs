@@ -82,6 +82,7 @@ public static class Gate
     public static GateResult Run(GateOptions o, Action<string>? log = null, CancellationToken ct = default)
     {
         o.Validate();
+        if (o.Out is not null) OutputPath.CheckFile(o.Out, "--out");
         using var judges = JudgeSet.Load(EvalRunner.JudgeFolder(o.Judges, o.Model, "mnist"));
         int k = judges.Card.NumClasses;
         ImageSet set;

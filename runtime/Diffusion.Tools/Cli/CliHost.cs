@@ -6,7 +6,8 @@ namespace Diffusion.Tools.Cli;
 /// <summary>
 /// What every command line of this repository does around its commands: a parse error or an
 /// <see cref="InvalidInputException"/> from a command prints <c>error: ...</c> and exits with
-/// <see cref="InvalidInputException.ExitCode"/> (2); Ctrl+C is the command's own business (<see cref="CancelOnCtrlC"/>),
+/// <see cref="InvalidInputException.ExitCode"/> (2), and so does a file-system failure (unwritable output, disk full:
+/// <c>error: cannot write: ...</c> with the system's message, which names the path); Ctrl+C is the command's own business (<see cref="CancelOnCtrlC"/>),
 /// so System.CommandLine installs no handler of its own.
 /// </summary>
 public static class CliHost
@@ -38,6 +39,13 @@ public static class CliHost
         catch (InvalidInputException e)
         {
             stderr.WriteLine($"error: {e.Message}");
+            return InvalidInputException.ExitCode;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // an output that became unwritable mid-way (disk full, a folder removed, a read-only mount): the system's
+            // message names the path; what was written so far is whole (every writer here writes atomically)
+            stderr.WriteLine($"error: cannot write: {string.Join(' ', e.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))}");
             return InvalidInputException.ExitCode;
         }
     }

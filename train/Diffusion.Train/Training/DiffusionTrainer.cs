@@ -90,6 +90,7 @@ public sealed class DiffusionTrainer : IDisposable
     {
         options ??= new TrainOptions();
         config.Validate();
+        OutputPath.CheckFolder(config.RunDir, "--out");
         Checkpoint? resume = null;
         try
         {
