@@ -217,7 +217,7 @@ public static class OnnxHelper
     /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> whole or not at all (a temporary file beside it, then a rename).</summary>
     public static void Save(ModelProto model, string path)
     {
-        string full = Path.GetFullPath(path), tmp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        string full = Path.GetFullPath(path), tmp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try { using (var fs = File.Create(tmp)) model.WriteTo(fs); File.Move(tmp, full, overwrite: true); }
         finally { if (File.Exists(tmp)) File.Delete(tmp); }
     }

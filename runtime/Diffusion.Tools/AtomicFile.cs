@@ -2,16 +2,48 @@ namespace Diffusion.Tools;
 
 /// <summary>
 /// Writes files so that a crash or an error never leaves a partial file at the destination: the content goes
-/// to a temporary file in the same folder, which is flushed and then renamed over the destination.
+/// to a temporary file in the same folder (<c>.NAME.PID.GUID.tmp</c>), which is flushed and then renamed over the
+/// destination. A process killed mid-write leaves its temporary file behind; the next write in that folder removes
+/// every such file whose process is gone.
 /// </summary>
 public static class AtomicFile
 {
+    // .NAME.PID.GUID.tmp: this project's temporary files (AtomicFile, the ONNX builder's Save, the runtime's graph cache)
+    private static readonly System.Text.RegularExpressions.Regex s_temp = new(@"^\..+\.(\d+)\.[0-9a-f]{32}\.tmp$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    /// <summary>Deletes the temporary files of this project's naming in <paramref name="dir"/> whose process has ended; returns how many.</summary>
+    public static int RemoveStaleTemporaries(string dir)
+    {
+        int removed = 0;
+        try
+        {
+            foreach (var f in Directory.EnumerateFiles(dir, ".*.tmp"))
+            {
+                var m = s_temp.Match(Path.GetFileName(f));
+                if (!m.Success || !int.TryParse(m.Groups[1].Value, out int pid) || IsRunning(pid)) continue;
+                try { File.Delete(f); removed++; } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            }
+        }
+        catch (IOException) { } catch (UnauthorizedAccessException) { }
+        return removed;
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        if (pid == Environment.ProcessId) return true;
+        if (OperatingSystem.IsLinux()) return Directory.Exists($"/proc/{pid}");
+        try { using var p = System.Diagnostics.Process.GetProcessById(pid); return !p.HasExited; }
+        catch (ArgumentException) { return false; }
+        catch (InvalidOperationException) { return false; }
+    }
+
     /// <summary>Writes <paramref name="path"/> through <paramref name="write"/>; on any exception nothing is left behind.</summary>
     public static void Write(string path, Action<Stream> write)
     {
         string full = Path.GetFullPath(path);
         string dir = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(dir);
+        RemoveStaleTemporaries(dir);
         string tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {

@@ -52,3 +52,29 @@ public class ToolsTests
         Assert.Equal($"Checkpoint not found: {dir}/x (run this first).", Assert.Throws<InvalidInputException>(() => InputFile.Require(Path.Combine(dir, "x"), "Checkpoint", "run this first")).Message);
     }
 }
+
+public class AtomicFileTests
+{
+    [Fact]
+    public void AWrite_RemovesTheTemporariesOfEndedProcesses_AndKeepsTheLiveOnes()
+    {
+        string dir = TinyModels.NewTempDir();
+        int dead;
+        using (var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("true") { UseShellExecute = false })!)
+        {
+            p.WaitForExit();
+            dead = p.Id;
+        }
+        string stale = Path.Combine(dir, $".last.ckpt.{dead}.{Guid.NewGuid():N}.tmp");
+        string live = Path.Combine(dir, $".other.bin.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        string foreign = Path.Combine(dir, ".someone-elses.tmp");
+        foreach (var f in new[] { stale, live, foreign }) File.WriteAllText(f, "partial");
+
+        AtomicFile.WriteAllText(Path.Combine(dir, "out.txt"), "whole");
+
+        Assert.False(File.Exists(stale), "a killed writer's temporary file survived the next write");
+        Assert.True(File.Exists(live), "a running writer's temporary file was removed");
+        Assert.True(File.Exists(foreign), "a file of another naming was removed");
+        Assert.Equal("whole", File.ReadAllText(Path.Combine(dir, "out.txt")));
+    }
+}
