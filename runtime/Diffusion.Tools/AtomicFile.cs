@@ -20,21 +20,12 @@ public static class AtomicFile
             foreach (var f in Directory.EnumerateFiles(dir, ".*.tmp"))
             {
                 var m = s_temp.Match(Path.GetFileName(f));
-                if (!m.Success || !int.TryParse(m.Groups[1].Value, out int pid) || IsRunning(pid)) continue;
+                if (!m.Success || !int.TryParse(m.Groups[1].Value, out int pid) || ProcessInfo.IsRunning(pid)) continue;
                 try { File.Delete(f); removed++; } catch (IOException) { } catch (UnauthorizedAccessException) { }
             }
         }
         catch (IOException) { } catch (UnauthorizedAccessException) { }
         return removed;
-    }
-
-    private static bool IsRunning(int pid)
-    {
-        if (pid == Environment.ProcessId) return true;
-        if (OperatingSystem.IsLinux()) return Directory.Exists($"/proc/{pid}");
-        try { using var p = System.Diagnostics.Process.GetProcessById(pid); return !p.HasExited; }
-        catch (ArgumentException) { return false; }
-        catch (InvalidOperationException) { return false; }
     }
 
     /// <summary>Writes <paramref name="path"/> through <paramref name="write"/>; on any exception nothing is left behind.</summary>

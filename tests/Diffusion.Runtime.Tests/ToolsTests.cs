@@ -78,3 +78,26 @@ public class AtomicFileTests
         Assert.Equal("whole", File.ReadAllText(Path.Combine(dir, "out.txt")));
     }
 }
+
+public class FolderLockTests
+{
+    [Fact]
+    public void ASecondWriter_IsRefused_ADeadOnesLock_IsTakenOver()
+    {
+        string dir = Path.Combine(TinyModels.NewTempDir(), "run");
+        using (var held = FolderLock.Acquire(dir, "Run folder"))
+        {
+            Assert.Equal(Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllText(held.Path).Trim());
+            var e = Assert.Throws<InvalidInputException>(() => FolderLock.Acquire(dir, "Run folder"));
+            Assert.Equal($"Run folder {dir} is in use by process {Environment.ProcessId} (lock file {held.Path}); wait for it to finish or stop it.", e.Message);
+        }
+        Assert.False(File.Exists(Path.Combine(dir, FolderLock.FileName)), "the lock outlived its writer");
+
+        // a lock left by a process that has ended (kill -9): taken over, with a message
+        int dead;
+        using (var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("true") { UseShellExecute = false })!) { p.WaitForExit(); dead = p.Id; }
+        File.WriteAllText(Path.Combine(dir, FolderLock.FileName), $"{dead}\n");
+        var said = new List<string>();
+        using (FolderLock.Acquire(dir, "Run folder", said.Add)) Assert.Contains($"its process ({dead}) has ended", Assert.Single(said));
+    }
+}

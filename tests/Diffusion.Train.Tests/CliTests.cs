@@ -49,6 +49,17 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void ARunFolderInUse_IsRefused_BeforeAnythingIsWritten()
+    {
+        // another trainer (here: this process) holds the run folder
+        using var held = Diffusion.Tools.FolderLock.Acquire(_out, "Run folder");
+        var (code, _, err) = Run("train", "--config", _config);
+        Assert.Equal(InvalidInputException.ExitCode, code);
+        Assert.Contains($"is in use by process {Environment.ProcessId}", err);
+        Assert.Equal([held.Path], Directory.GetFileSystemEntries(_out));
+    }
+
+    [Fact]
     public void AFolderGivenAsConfigOrCheckpoint_IsNamedAsAFolder()
     {
         string folder = Path.GetDirectoryName(_config)!;

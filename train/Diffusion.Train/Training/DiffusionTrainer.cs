@@ -154,6 +154,8 @@ public sealed class DiffusionTrainer : IDisposable
         var wall = Stopwatch.StartNew();
         var config = Config;
         var ui = new TrainingConsole(_options.Console, _options.Output);
+        // one trainer per run folder: a second one into the same --out is refused before it writes anything
+        using var runLock = FolderLock.Acquire(RunDir, "Run folder", ui.Line);
         int threads = TorchSetup.SetThreads(config.Threads);
         string configJson = config.ToJson();
         string commit = _resumeFrom?.SourceCommit ?? SourceInfo.GitCommit();
