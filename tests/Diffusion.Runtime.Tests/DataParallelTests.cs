@@ -108,6 +108,22 @@ public class DataParallelTests
     }
 
     [Fact]
+    public void ManyThreadsSharingOneDataParallelPipeline_GetTheImagesOfSequentialCalls()
+    {
+        // one pipeline (its worker sessions shared), 8 callers at once with different seeds and batch sizes
+        string dir = TinyModels.Folder(h: 8, w: 8);
+        using var dp = DiffusionPipeline.Load(dir, TwoThreads with { Parallelism = CpuParallelism.DataParallel, ChunkRows = 8 });
+        var requests = Enumerable.Range(0, 8).Select(k => new GenerationRequest
+        {
+            Labels = Enumerable.Range(0, 16 + 4 * k).Select(i => (i + k) % 10).ToArray(), BatchSize = 16 + 4 * k, Steps = 5, GuidanceScale = 1f + k % 3, Seed = (ulong)(100 + k),
+        }).ToArray();
+        var sequential = requests.Select(r => dp.Generate(r).Images).ToArray();
+        var concurrent = new float[requests.Length][];
+        Parallel.For(0, requests.Length, new ParallelOptions { MaxDegreeOfParallelism = requests.Length }, k => concurrent[k] = dp.Generate(requests[k]).Images);
+        for (int k = 0; k < requests.Length; k++) Assert.Equal(sequential[k], concurrent[k]);
+    }
+
+    [Fact]
     public void Cancellation_StopsAGeneration()
     {
         string dir = TinyModels.Folder(h: 8, w: 8);
