@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Diffusion.Benchmarks;
 using Diffusion.Export;
 using Diffusion.Runtime;
 using Diffusion.Tools.Cli;

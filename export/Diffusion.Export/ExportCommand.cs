@@ -29,7 +29,7 @@ public static class ExportCommand
         catch (OnnxFormatException e) { throw new InvalidInputException(e.Message, e); }
     }
 
-    /// <summary>Runs the export; returns the process exit code (0, 2 for bad input, 1 for an internal error).</summary>
+    /// <summary>The <c>export</c> command: writes the model folder and reports what it wrote.</summary>
     /// <param name="checkpointPath">Checkpoint file.</param>
     /// <param name="outDir">Output folder, or null for <c>models/&lt;run name&gt;</c>.</param>
     /// <param name="opset">ONNX opset.</param>
@@ -37,77 +37,50 @@ public static class ExportCommand
     /// <param name="int8">Also write the int8 graphs (<see cref="Int8Folder"/>); off removes stale ones.</param>
     /// <param name="dataDir">IDX folder for int8 calibration, or null for <c>data/&lt;dataset&gt;</c> (then a missing folder skips int8 with a warning).</param>
     /// <param name="stdout">Progress messages.</param>
-    /// <param name="stderr">Errors.</param>
-    public static int Run(string checkpointPath, string? outDir, int opset, bool ema, bool int8, string? dataDir, TextWriter stdout, TextWriter stderr)
+    /// <param name="stderr">Warnings.</param>
+    /// <exception cref="InvalidInputException">Bad input (opset, checkpoint, data); checked before anything is written.</exception>
+    public static void Run(string checkpointPath, string? outDir, int opset, bool ema, bool int8, string? dataDir, TextWriter stdout, TextWriter stderr)
     {
-        return Guard(stderr, () =>
+        CheckOpset(opset);
+        if (int8 && dataDir is not null) IdxDataset.SplitFiles(dataDir, "train"); // a bad --data fails before anything is written
+        var result = Export(checkpointPath, outDir, opset, ema);
+        var inv = CultureInfo.InvariantCulture;
+        foreach (var f in result.Files) stdout.WriteLine($"wrote {f}");
+        stdout.WriteLine(string.Create(inv, $"{result.ParameterCount:N0} parameters; {result.UnetFlops.Total / 1e6:F1} MFLOPs per image (unet.onnx), {result.GuidedFlops.Total / 1e6:F1} (unet-guided.onnx)"));
+        string dir = Path.GetDirectoryName(result.Files[0])!;
+        if (!int8)
         {
-            CheckOpset(opset);
-            if (int8 && dataDir is not null) IdxDataset.SplitFiles(dataDir, "train"); // a bad --data fails before anything is written
-            var result = Export(checkpointPath, outDir, opset, ema);
-            var inv = CultureInfo.InvariantCulture;
-            foreach (var f in result.Files) stdout.WriteLine($"wrote {f}");
-            stdout.WriteLine(string.Create(inv, $"{result.ParameterCount:N0} parameters; {result.UnetFlops.Total / 1e6:F1} MFLOPs per image (unet.onnx), {result.GuidedFlops.Total / 1e6:F1} (unet-guided.onnx)"));
-            string dir = Path.GetDirectoryName(result.Files[0])!;
-            if (!int8)
-            {
-                foreach (var f in Int8Folder.Remove(dir)) stdout.WriteLine($"removed {f} (--no-int8)");
-                return 0;
-            }
-            string data = dataDir ?? Path.Combine("data", result.Dataset);
-            if (dataDir is null && !Directory.Exists(data))
-            {
-                foreach (var f in Int8Folder.Remove(dir)) stdout.WriteLine($"removed stale {f}");
-                stderr.WriteLine($"warning: no {data} for int8 calibration; wrote the float32 graphs only (run 'make data', pass --data, or --no-int8 to silence this).");
-                return 0;
-            }
-            WriteInt8(dir, data, stdout);
-            return 0;
-        });
+            foreach (var f in Int8Folder.Remove(dir)) stdout.WriteLine($"removed {f} (--no-int8)");
+            return;
+        }
+        string data = dataDir ?? Path.Combine("data", result.Dataset);
+        if (dataDir is null && !Directory.Exists(data))
+        {
+            foreach (var f in Int8Folder.Remove(dir)) stdout.WriteLine($"removed stale {f}");
+            stderr.WriteLine($"warning: no {data} for int8 calibration; wrote the float32 graphs only (run 'make data', pass --data, or --no-int8 to silence this).");
+            return;
+        }
+        WriteInt8(dir, data, stdout);
     }
 
-    /// <summary>The <c>int8</c> command: (re)writes the int8 graphs of an exported folder; returns the exit code.</summary>
+    /// <summary>The <c>int8</c> command: (re)writes the int8 graphs of an exported folder.</summary>
     /// <param name="modelDir">Exported model folder.</param>
     /// <param name="dataDir">IDX folder for calibration, or null for <c>data/&lt;dataset&gt;</c>.</param>
     /// <param name="stdout">Progress messages.</param>
-    /// <param name="stderr">Errors.</param>
-    public static int RunInt8(string modelDir, string? dataDir, TextWriter stdout, TextWriter stderr) => Guard(stderr, () =>
+    /// <exception cref="InvalidInputException">No such folder, no graph in it, or bad calibration data.</exception>
+    public static void RunInt8(string modelDir, string? dataDir, TextWriter stdout)
     {
         if (!Directory.Exists(modelDir)) throw new InvalidInputException($"--model {modelDir}: folder not found; export a checkpoint first (make export).");
-        string? any = Int8Folder.Files.Select(p => Path.Combine(modelDir, p.Float32)).FirstOrDefault(File.Exists);
+        string? any = ModelFolderLayout.Int8Pairs.Select(p => Path.Combine(modelDir, p.Float32)).FirstOrDefault(File.Exists);
         string dataset = any is null ? "" : ModelMetadata.FromProperties(OnnxHelper.Metadata(LoadOnnx(any)), any).Dataset;
         WriteInt8(modelDir, dataDir ?? Path.Combine("data", dataset), stdout);
-        return 0;
-    });
+    }
 
     private static void WriteInt8(string dir, string data, TextWriter stdout)
     {
         foreach (var r in Int8Folder.Write(dir, data))
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"wrote {r.Path}: {r.Convolutions} int8 convolutions (calibrated on {data}); per step vs float32: relative RMS {r.Parity.RelativeRms:F4}, max abs {r.Parity.MaxAbs:F3} on {r.Parity.Images} noised {r.Parity.Split} images"));
-    }
-
-    private static int Guard(TextWriter stderr, Func<int> body)
-    {
-        try
-        {
-            return body();
-        }
-        catch (InvalidInputException e)
-        {
-            stderr.WriteLine($"error: {e.Message}");
-            return InvalidInputException.ExitCode;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            stderr.WriteLine($"error: cannot write the output folder: {e.Message}");
-            return InvalidInputException.ExitCode;
-        }
-        catch (UnsupportedModuleException e)
-        {
-            stderr.WriteLine($"error: {e.Message}");
-            return 1;
-        }
     }
 
     /// <summary>

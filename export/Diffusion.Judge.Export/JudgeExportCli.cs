@@ -1,7 +1,6 @@
 using System.CommandLine;
 using Diffusion.Judge;
 using Diffusion.Export;
-using Diffusion.Judge.Export;
 using Google.Protobuf;
 using Diffusion.Onnx;
 using Diffusion.Runtime;

@@ -3,11 +3,14 @@ namespace Diffusion.Tools;
 /// <summary>
 /// Writes files so that a crash or an error never leaves a partial file at the destination: the content goes
 /// to a temporary file in the same folder (<c>.NAME.PID.GUID.tmp</c>), which is flushed and then renamed over the
-/// destination. A process killed mid-write leaves its temporary file behind; the next write in that folder removes
-/// every such file whose process is gone.
+/// destination. A process killed mid-write leaves its temporary file behind; this process's first write in that
+/// folder removes every such file whose process is gone (once per folder: a folder of a thousand PNGs is not listed
+/// a thousand times).
 /// </summary>
 public static class AtomicFile
 {
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> s_cleaned = new(StringComparer.Ordinal);
+
     // .NAME.PID.GUID.tmp: this project's temporary files (AtomicFile, the ONNX builder's Save, the runtime's graph cache)
     private static readonly System.Text.RegularExpressions.Regex s_temp = new(@"^\..+\.(\d+)\.[0-9a-f]{32}\.tmp$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
 
@@ -34,7 +37,7 @@ public static class AtomicFile
         string full = Path.GetFullPath(path);
         string dir = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(dir);
-        RemoveStaleTemporaries(dir);
+        if (s_cleaned.TryAdd(dir, true)) RemoveStaleTemporaries(dir);
         string tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {

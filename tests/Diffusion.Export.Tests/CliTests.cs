@@ -12,7 +12,8 @@ public sealed class CliTests : CommandTestBase
 {
     private static TrainConfig Config(string preset) => new TrainConfig { Name = "cli-test", Preset = preset, Model = UNetConfig.Preset(preset) }.Validate();
 
-    private int Run(string checkpoint, int opset = 17, bool ema = true) => ExportCommand.Run(checkpoint, Out, opset, ema, int8: false, dataDir: null, Stdout, Stderr);
+    private int Run(string checkpoint, int opset = 17, bool ema = true) =>
+        ExportCli.Run(["export", "--checkpoint", checkpoint, "--out", Out, "--opset", opset.ToString(System.Globalization.CultureInfo.InvariantCulture), "--no-int8", .. (ema ? Array.Empty<string>() : ["--no-ema"])], Stdout, Stderr);
 
     [Fact]
     public void Exports_a_checkpoint_whose_graph_computes_the_ema_weights()
@@ -103,7 +104,7 @@ public sealed class CliTests : CommandTestBase
     [Fact]
     public void Command_line_parse_errors_exit_2()
     {
-        Assert.Equal(InvalidInputException.ExitCode, ExportCli.Run(["export", "--opset", "seventeen", "--out", Out]));
+        Assert.Equal(InvalidInputException.ExitCode, ExportCli.Run(["export", "--opset", "seventeen", "--out", Out], Stdout, Stderr));
         Assert.False(Directory.Exists(Out));
     }
 

@@ -40,7 +40,8 @@ public sealed class Int8Tests : CommandTestBase
         return data;
     }
 
-    private int Export(string ck, bool int8, string? data) => ExportCommand.Run(ck, Out, 17, true, int8, data, Stdout, Stderr);
+    private int Export(string ck, bool int8, string? data) =>
+        ExportCli.Run(["export", "--checkpoint", ck, "--out", Out, .. (int8 ? Array.Empty<string>() : ["--no-int8"]), .. (data is null ? Array.Empty<string>() : ["--data", data])], Stdout, Stderr);
 
     private static int OptimizedCount(string file, string op)
     {
@@ -59,7 +60,7 @@ public sealed class Int8Tests : CommandTestBase
         Assert.Equal(["model-card.json", "model-card.md", "unet-guided-int8.onnx", "unet-guided.onnx", "unet-int8.onnx", "unet.onnx"],
             Directory.GetFiles(Out).Select(Path.GetFileName).Order());
         var card = JsonNode.Parse(File.ReadAllText(Path.Combine(Out, "model-card.json")))!;
-        foreach (var (fl, q) in Int8Folder.Files)
+        foreach (var (fl, q) in ModelFolderLayout.Int8Pairs)
         {
             string floatFile = Path.Combine(Out, fl), int8File = Path.Combine(Out, q);
             var meta = ModelMetadata.FromProperties(OnnxHelper.Metadata(OnnxHelper.Load(int8File)), q);
@@ -90,7 +91,7 @@ public sealed class Int8Tests : CommandTestBase
     public void Int8_graphs_pass_the_official_checker()
     {
         Assert.Equal(0, Export(SaveCheckpoint(21), int8: true, Data()));
-        foreach (var (_, q) in Int8Folder.Files) OnnxChecker.Check(Path.Combine(Out, q));
+        foreach (var (_, q) in ModelFolderLayout.Int8Pairs) OnnxChecker.Check(Path.Combine(Out, q));
     }
 
     [Fact]
@@ -148,7 +149,7 @@ public sealed class Int8Tests : CommandTestBase
         string root = RepoRoot(), model = Path.Combine(root, "models", name), data = Path.Combine(root, "data", name);
         var card = JsonNode.Parse(File.ReadAllText(Path.Combine(model, "model-card.json")))!;
         var test = IdxDataset.LoadSplit(data, "t10k");
-        foreach (var (fl, q) in Int8Folder.Files)
+        foreach (var (fl, q) in ModelFolderLayout.Int8Pairs)
         {
             byte[] f = File.ReadAllBytes(Path.Combine(model, fl)), i8 = File.ReadAllBytes(Path.Combine(model, q));
             Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(f)), ModelMetadata.FromProperties(OnnxHelper.Metadata(OnnxHelper.Load(Path.Combine(model, q))), q).QuantizedFrom);

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using Diffusion.Judge;
 using Diffusion.Runtime;
 using Spectre.Console;
 using TorchSharp;
