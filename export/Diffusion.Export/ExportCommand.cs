@@ -29,58 +29,61 @@ public static class ExportCommand
         catch (OnnxFormatException e) { throw new InvalidInputException(e.Message, e); }
     }
 
-    /// <summary>The <c>export</c> command: writes the model folder and reports what it wrote.</summary>
+    /// <summary>The <c>export</c> command: writes the model folder as a whole and reports what it wrote.</summary>
     /// <param name="checkpointPath">Checkpoint file.</param>
     /// <param name="outDir">Output folder, or null for <c>models/&lt;run name&gt;</c>.</param>
     /// <param name="opset">ONNX opset.</param>
     /// <param name="ema">Export the EMA weights (default) or the raw ones.</param>
-    /// <param name="int8">Also write the int8 graphs (<see cref="Int8Folder"/>); off removes stale ones.</param>
+    /// <param name="int8">Also write the int8 graphs (<see cref="Int8Folder"/>); off drops those of an earlier export.</param>
     /// <param name="dataDir">IDX folder for int8 calibration, or null for <c>data/&lt;dataset&gt;</c> (then a missing folder skips int8 with a warning).</param>
     /// <param name="stdout">Progress messages.</param>
     /// <param name="stderr">Warnings.</param>
-    /// <exception cref="InvalidInputException">Bad input (opset, checkpoint, data); checked before anything is written.</exception>
+    /// <exception cref="InvalidInputException">Bad input (opset, checkpoint, output folder, data); checked before anything is written, and a failure later leaves the folder as it was.</exception>
     public static void Run(string checkpointPath, string? outDir, int opset, bool ema, bool int8, string? dataDir, TextWriter stdout, TextWriter stderr)
     {
         CheckOpset(opset);
-        if (int8 && dataDir is not null) IdxDataset.SplitFiles(dataDir, "train"); // a bad --data fails before anything is written
-        var result = Export(checkpointPath, outDir, opset, ema);
+        using var ck = Checkpoint.Load(checkpointPath);
+        outDir ??= DefaultFolder(ck);
+        OutputPath.CheckFolder(outDir, "--out");
+        Int8Calibration? calibration = null;
+        if (int8)
+        {
+            string data = dataDir ?? Path.Combine("data", ck.Config.Dataset);
+            if (dataDir is null && !Directory.Exists(data))
+                stderr.WriteLine($"warning: no {data} for int8 calibration; writing the float32 graphs only (run 'make data', pass --data, or --no-int8 to silence this).");
+            else
+                calibration = Int8Folder.LoadCalibration(data, ck.Config.Model.NumClasses); // a bad --data fails before anything is written
+        }
+        var result = Export(ck, outDir, opset, ema, calibration);
         var inv = CultureInfo.InvariantCulture;
         foreach (var f in result.Files) stdout.WriteLine($"wrote {f}");
-        stdout.WriteLine(string.Create(inv, $"{result.ParameterCount:N0} parameters; {result.UnetFlops.Total / 1e6:F1} MFLOPs per image (unet.onnx), {result.GuidedFlops.Total / 1e6:F1} (unet-guided.onnx)"));
-        string dir = Path.GetDirectoryName(result.Files[0])!;
-        if (!int8)
-        {
-            foreach (var f in Int8Folder.Remove(dir)) stdout.WriteLine($"removed {f} (--no-int8)");
-            return;
-        }
-        string data = dataDir ?? Path.Combine("data", result.Dataset);
-        if (dataDir is null && !Directory.Exists(data))
-        {
-            foreach (var f in Int8Folder.Remove(dir)) stdout.WriteLine($"removed stale {f}");
-            stderr.WriteLine($"warning: no {data} for int8 calibration; wrote the float32 graphs only (run 'make data', pass --data, or --no-int8 to silence this).");
-            return;
-        }
-        WriteInt8(dir, data, stdout);
+        foreach (var r in result.Int8)
+            stdout.WriteLine(string.Create(inv,
+                $"wrote {r.Path}: {r.Convolutions} int8 convolutions (calibrated on {calibration!.DataDir}); per step vs float32: relative RMS {r.Parity.RelativeRms:F4}, max abs {r.Parity.MaxAbs:F3} on {r.Parity.Images} noised {r.Parity.Split} images"));
+        foreach (var f in result.Removed) stdout.WriteLine($"removed {f} ({(int8 ? "no calibration data" : "--no-int8")}; it belonged to the earlier export)");
+        stdout.WriteLine(string.Create(inv, $"{result.ParameterCount:N0} parameters; {result.UnetFlops.Total / 1e6:F1} MFLOPs per image ({ModelFolderLayout.Unet}), {result.GuidedFlops.Total / 1e6:F1} ({ModelFolderLayout.Guided}); checkpoint sha256 {ck.FileSha256}, step {ck.Step}"));
     }
 
-    /// <summary>The <c>int8</c> command: (re)writes the int8 graphs of an exported folder.</summary>
+    /// <summary>The <c>int8</c> command: (re)writes the int8 graphs of an exported folder, replacing the folder as a whole.</summary>
     /// <param name="modelDir">Exported model folder.</param>
     /// <param name="dataDir">IDX folder for calibration, or null for <c>data/&lt;dataset&gt;</c>.</param>
     /// <param name="stdout">Progress messages.</param>
-    /// <exception cref="InvalidInputException">No such folder, no graph in it, or bad calibration data.</exception>
+    /// <exception cref="InvalidInputException">No such folder, no graph in it, or bad calibration data; the folder is then unchanged.</exception>
     public static void RunInt8(string modelDir, string? dataDir, TextWriter stdout)
     {
         if (!Directory.Exists(modelDir)) throw new InvalidInputException($"--model {modelDir}: folder not found; export a checkpoint first (make export).");
-        string? any = ModelFolderLayout.Int8Pairs.Select(p => Path.Combine(modelDir, p.Float32)).FirstOrDefault(File.Exists);
-        string dataset = any is null ? "" : ModelMetadata.FromProperties(OnnxHelper.Metadata(LoadOnnx(any)), any).Dataset;
-        WriteInt8(modelDir, dataDir ?? Path.Combine("data", dataset), stdout);
-    }
-
-    private static void WriteInt8(string dir, string data, TextWriter stdout)
-    {
-        foreach (var r in Int8Folder.Write(dir, data))
+        string? any = ModelFolderLayout.Int8Pairs.Select(p => Path.Combine(modelDir, p.Float32)).FirstOrDefault(File.Exists)
+            ?? throw new InvalidInputException($"Model folder {modelDir} has neither {ModelFolderLayout.Unet} nor {ModelFolderLayout.Guided} to quantize.");
+        var meta = ModelMetadata.FromProperties(OnnxHelper.Metadata(LoadOnnx(any)), any);
+        string data = dataDir ?? Path.Combine("data", meta.Dataset);
+        var calibration = Int8Folder.LoadCalibration(data, meta.NumClasses);
+        using var folderLock = FolderLock.AcquireBeside(modelDir, "Model folder", stdout.WriteLine);
+        using var staged = StagedFolder.Begin(modelDir, ModelFolderLayout.Int8Pairs.Select(p => p.Int8));
+        var results = Int8Folder.Write(staged.Path, calibration);
+        staged.Commit();
+        foreach (var r in results)
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"wrote {r.Path}: {r.Convolutions} int8 convolutions (calibrated on {data}); per step vs float32: relative RMS {r.Parity.RelativeRms:F4}, max abs {r.Parity.MaxAbs:F3} on {r.Parity.Images} noised {r.Parity.Split} images"));
+                $"wrote {Path.Combine(modelDir, Path.GetFileName(r.Path))}: {r.Convolutions} int8 convolutions (calibrated on {data}); per step vs float32: relative RMS {r.Parity.RelativeRms:F4}, max abs {r.Parity.MaxAbs:F3} on {r.Parity.Images} noised {r.Parity.Split} images"));
     }
 
     /// <summary>
@@ -109,21 +112,44 @@ public static class ExportCommand
 
     /// <summary>
     /// Loads the checkpoint (refusing missing, corrupt or foreign files before anything is written) and writes the
-    /// model folder (<see cref="ModelFolder.Write"/>): what the <c>export</c> command does, for in-process callers.
+    /// model folder: what the <c>export</c> command does, for in-process callers.
     /// </summary>
     /// <param name="checkpointPath">Checkpoint file.</param>
     /// <param name="outDir">Output folder, or null for <c>models/&lt;run name&gt;</c>.</param>
     /// <param name="opset">ONNX opset.</param>
     /// <param name="ema">Export the EMA weights (default) or the raw ones.</param>
+    /// <param name="int8">Calibration data for the int8 graphs (<see cref="Int8Folder.LoadCalibration"/>), or null for float32 graphs only.</param>
     /// <exception cref="InvalidInputException">Missing, corrupt or foreign checkpoint.</exception>
-    public static ExportResult Export(string checkpointPath, string? outDir, int opset = OnnxOpset.Default, bool ema = true)
+    public static ExportResult Export(string checkpointPath, string? outDir, int opset = OnnxOpset.Default, bool ema = true, Int8Calibration? int8 = null)
     {
         using var ck = Checkpoint.Load(checkpointPath);
-        string name = ck.Config.Name;
-        outDir ??= Path.Combine("models", name);
+        return Export(ck, outDir ?? DefaultFolder(ck), opset, ema, int8);
+    }
+
+    private static string DefaultFolder(Checkpoint ck) => Path.Combine("models", ck.Config.Name);
+
+    // The whole folder is built in a staging sibling and swapped in (StagedFolder): a failure at any point, or a kill,
+    // leaves the previous export exactly as it was, and no reader ever sees graphs of two exports side by side. Files
+    // of the folder that export does not own (the judges) are carried over; int8 graphs of an earlier export are not.
+    private static ExportResult Export(Checkpoint ck, string outDir, int opset, bool ema, Int8Calibration? int8)
+    {
         var model = ema ? ck.Ema : ck.Model;
         model.eval();
-        var source = new ExportSource(name, Path.GetFileName(checkpointPath), ck.Step, ck.Epoch, TrainingRun.Read(checkpointPath, ck.Config, ck.Epoch));
-        return ModelFolder.Write(model, ck.ToMetadata(GraphKind.Unet, ema), ck.ConfigJson, outDir, source, new ExportOptions { Opset = opset });
+        var source = new ExportSource(ck.Config.Name, Path.GetFileName(ck.Path), ck.Step, ck.Epoch, TrainingRun.Read(ck.Path, ck.Config, ck.Epoch));
+        using var folderLock = FolderLock.AcquireBeside(outDir, "Model folder");
+        using var staged = StagedFolder.Begin(outDir, ModelFolderLayout.ExportFiles);
+        var written = ModelFolder.Write(model, ck.ToMetadata(GraphKind.Unet, ema), ck.ConfigJson, staged.Path, source, new ExportOptions { Opset = opset });
+        var quantized = int8 is null ? [] : Int8Folder.Write(staged.Path, int8);
+        var removed = ModelFolderLayout.Int8Pairs.Select(p => p.Int8)
+            .Where(f => File.Exists(Path.Combine(outDir, f)) && !File.Exists(Path.Combine(staged.Path, f)))
+            .Select(f => Path.Combine(outDir, f)).ToList();
+        staged.Commit();
+        string Final(string p) => Path.Combine(outDir, Path.GetFileName(p));
+        return written with
+        {
+            Files = written.Files.Select(Final).ToList(),
+            Int8 = quantized.Select(r => r with { Path = Final(r.Path) }).ToList(),
+            Removed = removed,
+        };
     }
 }

@@ -25,13 +25,20 @@ public sealed record ExportSource(string Name, string? Checkpoint = null, long? 
 /// <param name="UnetFlops">FLOPs per image of unet.onnx.</param>
 /// <param name="GuidedFlops">FLOPs per image of unet-guided.onnx (two U-Net passes).</param>
 /// <param name="Dataset">The model's dataset (metadata), e.g. "mnist": names the default calibration folder data/&lt;dataset&gt;.</param>
-public sealed record ExportResult(IReadOnlyList<string> Files, long ParameterCount, FlopCount UnetFlops, FlopCount GuidedFlops, string Dataset = "");
+public sealed record ExportResult(IReadOnlyList<string> Files, long ParameterCount, FlopCount UnetFlops, FlopCount GuidedFlops, string Dataset = "")
+{
+    /// <summary>The int8 graphs written (<c>export</c> with calibration data), or none.</summary>
+    public IReadOnlyList<Int8FileResult> Int8 { get; init; } = [];
+    /// <summary>Int8 graphs of the earlier export that the new folder no longer holds.</summary>
+    public IReadOnlyList<string> Removed { get; init; } = [];
+}
 
 /// <summary>
 /// Writes an exported model folder: <c>unet.onnx</c>, <c>unet-guided.onnx</c>, <c>model-card.md</c> and
 /// <c>model-card.json</c> (config, parameter count, FLOPs per image counted from the graphs, metadata, file
-/// hashes). Everything is built in memory first and each file is written atomically, so an error leaves
-/// nothing behind; the same inputs give byte-identical files.
+/// hashes). Everything is built in memory first and each file is written atomically; the same inputs give
+/// byte-identical files. The export command writes into a staging folder that replaces the model folder as a whole
+/// (<see cref="StagedFolder"/>), so a folder never holds the files of two exports.
 /// </summary>
 public static class ModelFolder
 {

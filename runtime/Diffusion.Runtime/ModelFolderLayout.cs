@@ -30,6 +30,12 @@ public static class ModelFolderLayout
     /// <summary>The second judge: LightGBM on pixels.</summary>
     public const string JudgeLightGbm = "judge-lightgbm.zip";
 
+    /// <summary>
+    /// What <c>export</c> writes (and so replaces) in a model folder: the four graphs and the card. Every other file
+    /// (the judges, a user's notes) is kept when a folder is exported again.
+    /// </summary>
+    public static IReadOnlyList<string> ExportFiles { get; } = [Unet, Guided, UnetInt8, GuidedInt8, CardJson, CardMarkdown];
+
     /// <summary>Each float32 graph with its int8 form.</summary>
     public static IReadOnlyList<(string Float32, string Int8)> Int8Pairs { get; } = [(Unet, UnetInt8), (Guided, GuidedInt8)];
 

@@ -81,6 +81,14 @@ public sealed record ModelMetadata
     /// int8 file from a current one; "" for float32 graphs.
     /// </summary>
     public string QuantizedFrom { get; init; } = "";
+    /// <summary>
+    /// SHA-256 (lowercase hex) of the checkpoint file the weights were exported from, so that a loader can refuse a
+    /// folder whose graphs come from two exports; "" for graphs exported before this key existed (or not from a
+    /// checkpoint). Int8 graphs keep the value of the float32 graph they were quantized from.
+    /// </summary>
+    public string CheckpointSha256 { get; init; } = "";
+    /// <summary>Optimizer steps of that checkpoint; null when <see cref="CheckpointSha256"/> is "".</summary>
+    public long? CheckpointStep { get; init; }
 
     /// <summary>"float32" or "int8": the metadata value of <paramref name="precision"/>, also used by reports.</summary>
     public static string PrecisionName(GraphPrecision precision) => precision == GraphPrecision.Int8 ? "int8" : "float32";
@@ -117,6 +125,12 @@ public sealed record ModelMetadata
             [Prefix + "source_commit"] = SourceCommit,
             [Prefix + "architecture"] = Architecture,
         };
+        if (CheckpointSha256.Length > 0)
+        {
+            // absent for graphs not exported from a checkpoint, so their bytes do not change
+            props[Prefix + "checkpoint_sha256"] = CheckpointSha256;
+            if (CheckpointStep is long step) props[Prefix + "checkpoint_step"] = step.ToString(inv);
+        }
         if (Precision == GraphPrecision.Int8)
         {
             // float32 files carry neither key (absent = float32), so their bytes do not change
@@ -200,8 +214,15 @@ public sealed record ModelMetadata
                 _ => throw new InvalidInputException($"{source}: metadata '{Prefix}precision' = '{p}'; expected float32 or int8."),
             },
             QuantizedFrom = props.TryGetValue(Prefix + "quantized_from", out var q) ? q : "",
+            CheckpointSha256 = props.TryGetValue(Prefix + "checkpoint_sha256", out var c) ? c : "",
+            CheckpointStep = props.TryGetValue(Prefix + "checkpoint_step", out var cs) ? ParseStep(cs) : null,
         };
+        if (meta.CheckpointSha256.Length > 0 && (meta.CheckpointSha256.Length != 64 || !meta.CheckpointSha256.All(char.IsAsciiHexDigit)))
+            throw new InvalidInputException($"{source}: metadata '{Prefix}checkpoint_sha256' = '{meta.CheckpointSha256}'; expected 64 hex digits.");
         meta.CreateSchedule(); // validates the schedule parameters
         return meta;
+
+        long ParseStep(string v) => long.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out long r)
+            ? r : throw new InvalidInputException($"{source}: metadata '{Prefix}checkpoint_step' = '{v}'; expected a whole number >= 0.");
     }
 }

@@ -28,7 +28,25 @@ public sealed class FolderLock : IDisposable
     public static FolderLock Acquire(string dir, string what, Action<string>? log = null)
     {
         Directory.CreateDirectory(dir);
-        string path = System.IO.Path.Combine(dir, FileName);
+        return AcquireFile(System.IO.Path.Combine(dir, FileName), dir, what, log);
+    }
+
+    /// <summary>
+    /// Locks <paramref name="dir"/> with a lock file beside it, <c>.NAME.lock</c> in its parent folder: for a folder
+    /// that is replaced as a whole (<see cref="StagedFolder"/>), where a lock inside would be swapped away.
+    /// </summary>
+    /// <inheritdoc cref="Acquire" path="/param"/>
+    /// <inheritdoc cref="Acquire" path="/exception"/>
+    public static FolderLock AcquireBeside(string dir, string what, Action<string>? log = null)
+    {
+        string full = System.IO.Path.GetFullPath(dir).TrimEnd(System.IO.Path.DirectorySeparatorChar);
+        string parent = System.IO.Path.GetDirectoryName(full) ?? full;
+        Directory.CreateDirectory(parent);
+        return AcquireFile(System.IO.Path.Combine(parent, $".{System.IO.Path.GetFileName(full)}{FileName}"), dir, what, log);
+    }
+
+    private static FolderLock AcquireFile(string path, string dir, string what, Action<string>? log)
+    {
         for (int attempt = 0; ; attempt++)
         {
             try

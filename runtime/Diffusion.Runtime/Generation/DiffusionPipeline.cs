@@ -19,11 +19,14 @@ public sealed class DiffusionPipeline : IDisposable
     /// <param name="ownsDenoisers">Dispose the denoisers (when IDisposable) with the pipeline.</param>
     /// <exception cref="InvalidInputException">Neither given, wrong kinds, or metadata that disagree.</exception>
     public DiffusionPipeline(IDenoiser? unet, IDenoiser? guided, bool ownsDenoisers = false)
+        : this(unet, guided, ownsDenoisers, ModelFolderLayout.Unet, ModelFolderLayout.Guided) { }
+
+    private DiffusionPipeline(IDenoiser? unet, IDenoiser? guided, bool ownsDenoisers, string unetName, string guidedName)
     {
         if (unet is null && guided is null) throw new InvalidInputException("A diffusion pipeline needs unet.onnx, unet-guided.onnx or both.");
         if (unet is { IsGuided: true }) throw new InvalidInputException("The plain denoiser given for unet.onnx is a guided graph.");
         if (guided is { IsGuided: false }) throw new InvalidInputException("The denoiser given for unet-guided.onnx is not a guided graph (no scale input).");
-        if (unet is not null && guided is not null) CheckSameModel(unet.Metadata, guided.Metadata);
+        if (unet is not null && guided is not null) CheckSameModel(unet.Metadata, guided.Metadata, unetName, guidedName);
         Unet = unet; Guided = guided; _owns = ownsDenoisers;
         Metadata = (unet ?? guided)!.Metadata;
         Schedule = Metadata.CreateSchedule();
@@ -33,7 +36,9 @@ public sealed class DiffusionPipeline : IDisposable
     /// Loads a model folder or a single .onnx file (a plain graph then serves only scale 1; a guided graph serves every
     /// scale). In a folder, <see cref="RuntimeOptions.Precision"/> picks the float32 graphs (<c>unet.onnx</c>,
     /// <c>unet-guided.onnx</c>) or their int8 forms (<see cref="SelectFiles"/>); an int8 file is refused when it was
-    /// quantized from a different float32 file than the one beside it (a stale export).
+    /// quantized from a different float32 file than the one beside it (a stale export), and the two graphs must come
+    /// from the same checkpoint (<see cref="ModelMetadata.CheckpointSha256"/>): a folder is never served by graphs of
+    /// two exports.
     /// </summary>
     /// <exception cref="InvalidInputException">Missing path, no model in the folder, or a file that is not a model of this pipeline.</exception>
     public static DiffusionPipeline Load(string path, RuntimeOptions? options = null)
@@ -56,7 +61,7 @@ public sealed class DiffusionPipeline : IDisposable
                 CheckQuantizedFrom(unet, Path.Combine(path, ModelFolderLayout.Unet));
                 CheckQuantizedFrom(guided, Path.Combine(path, ModelFolderLayout.Guided));
             }
-            return new DiffusionPipeline(unet, guided, true);
+            return new DiffusionPipeline(unet, guided, true, u ?? ModelFolderLayout.Unet, g ?? ModelFolderLayout.Guided);
         }
         catch { unet?.Dispose(); guided?.Dispose(); throw; }
     }
@@ -237,12 +242,15 @@ public sealed class DiffusionPipeline : IDisposable
         x0.CopyTo(frames[f].X0.AsSpan(offset));
     }
 
-    private static void CheckSameModel(ModelMetadata a, ModelMetadata b)
+    private static void CheckSameModel(ModelMetadata a, ModelMetadata b, string aName, string bName)
     {
+        static string Short(string sha) => sha.Length == 0 ? "none (an older export)" : sha[..Math.Min(16, sha.Length)] + "...";
+        if (!string.Equals(a.CheckpointSha256, b.CheckpointSha256, StringComparison.OrdinalIgnoreCase))
+            throw new InvalidInputException($"{aName} and {bName} were exported from different checkpoints (sha256 {Short(a.CheckpointSha256)} vs {Short(b.CheckpointSha256)}): the folder mixes two exports; export the checkpoint again into it.");
         void Same<T>(string what, T x, T y)
         {
             if (!EqualityComparer<T>.Default.Equals(x, y))
-                throw new InvalidInputException($"{ModelFolderLayout.Unet} and {ModelFolderLayout.Guided} disagree on {what}: {x} vs {y}; they must be exported from the same checkpoint.");
+                throw new InvalidInputException($"{aName} and {bName} disagree on {what}: {x} vs {y}; they must be exported from the same checkpoint.");
         }
         Same("dataset", a.Dataset, b.Dataset);
         Same("image shape", (a.Channels, a.Height, a.Width), (b.Channels, b.Height, b.Width));

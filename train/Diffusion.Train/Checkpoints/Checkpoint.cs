@@ -55,15 +55,18 @@ public sealed class Checkpoint : IDisposable
     public byte[]? OptimizerState { get; }
     /// <summary>The file it was loaded from.</summary>
     public string Path { get; }
+    /// <summary>SHA-256 of the whole file (lower-case hex, as <c>sha256sum</c> prints it): every exported graph carries it.</summary>
+    public string FileSha256 { get; }
 
-    private Checkpoint(string path, UNet model, UNet ema, TrainConfig config, string configJson, string commit, long step, int epoch, RngState rng, byte[]? optimizer)
+    private Checkpoint(string path, string fileSha256, UNet model, UNet ema, TrainConfig config, string configJson, string commit, long step, int epoch, RngState rng, byte[]? optimizer)
     {
-        Path = path; Model = model; Ema = ema; Config = config; ConfigJson = configJson; SourceCommit = commit;
+        Path = path; FileSha256 = fileSha256; Model = model; Ema = ema; Config = config; ConfigJson = configJson; SourceCommit = commit;
         Step = step; Epoch = epoch; Rng = rng; OptimizerState = optimizer;
     }
 
-    /// <summary>Metadata for an exported graph of this checkpoint (dataset, classes, schedule, T, prediction, config hash, commit).</summary>
-    public ModelMetadata ToMetadata(GraphKind graph, bool ema = true) => Config.ToMetadata(graph, ema, ConfigSha256, SourceCommit);
+    /// <summary>Metadata for an exported graph of this checkpoint (dataset, classes, schedule, T, prediction, config hash, commit, the checkpoint's hash and step).</summary>
+    public ModelMetadata ToMetadata(GraphKind graph, bool ema = true)
+        => Config.ToMetadata(graph, ema, ConfigSha256, SourceCommit) with { CheckpointSha256 = FileSha256, CheckpointStep = Step };
 
     /// <summary>Writes a checkpoint atomically (temporary file, then rename).</summary>
     /// <param name="path">Destination file.</param>
@@ -149,7 +152,7 @@ public sealed class Checkpoint : IDisposable
             byte[]? optimizer = r.ReadBoolean() ? ReadBytes(r) : null;
             if (r.BaseStream.Position != r.BaseStream.Length)
                 throw new InvalidInputException($"Checkpoint {path}: {r.BaseStream.Length - r.BaseStream.Position} unexpected trailing bytes.");
-            return new Checkpoint(path, model, ema, config, configJson, commit, step, epoch, new RngState(torchRng, shuffleSeed), optimizer);
+            return new Checkpoint(path, Convert.ToHexStringLower(SHA256.HashData(bytes)), model, ema, config, configJson, commit, step, epoch, new RngState(torchRng, shuffleSeed), optimizer);
         }
         catch (Exception e) when (e is EndOfStreamException or IOException)
         {
