@@ -48,6 +48,13 @@ public static class AtomicFile
             }
             File.Move(tmp, full, overwrite: true);
         }
+        catch (ArgumentOutOfRangeException e) when (e.TargetSite?.DeclaringType == typeof(RandomAccess))
+        {
+            // .NET reports write(2)'s EFBIG (a file-size limit: FAT32, RLIMIT_FSIZE, a quota) as an argument error:
+            // it is a file-system failure like a full disk
+            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw new IOException($"{full}: the file system refused to let the file grow ({e.Message.Split(" (Parameter", 2)[0].Trim()})", e);
+        }
         catch
         {
             try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }

@@ -137,4 +137,51 @@ public class CliTests : IDisposable
         Assert.Contains("epoch 2/2", stdout);
         Assert.Equal(2, File.ReadAllLines(Path.Combine(_out, "log.jsonl")).Length);
     }
+
+    // A full disk while saving a checkpoint: the write fails part-way (here a per-file size limit, RLIMIT_FSIZE, set
+    // on a real trainer process, so write(2) itself fails with EFBIG as it would with ENOSPC); the previous
+    // last.ckpt stays byte for byte, nothing half-written is left, and the one-line error says which checkpoint was
+    // kept and how to go on.
+    [Fact]
+    public async Task AFailedCheckpointWrite_KeepsThePreviousCheckpoint_AndSaysSo()
+    {
+        var (code, _, err) = Run("train", "--config", _config, "--epochs", "1", "--plain");
+        Assert.True(code == 0, err);
+        string last = Path.Combine(_out, "checkpoints", "last.ckpt");
+        byte[] before = File.ReadAllBytes(last);
+        var files = Directory.GetFiles(Path.Combine(_out, "checkpoints")).Order().ToArray();
+
+        string cli = TrainCliDll();
+        var psi = new System.Diagnostics.ProcessStartInfo("bash") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        long limitKb = before.Length / 2 / 1024;
+        // .NET's W^X double mapping sizes a memfd with ftruncate, which the file-size limit would refuse at startup
+        psi.Environment["DOTNET_EnableWriteXorExecute"] = "0";
+        foreach (var a in new[] { "-c", $"trap '' XFSZ; ulimit -f {limitKb}; exec \"$0\" \"$@\"", Environment.ProcessPath!, cli,
+            "train", "--config", _config, "--epochs", "2", "--resume", "--plain" }) psi.ArgumentList.Add(a);
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        string stdout = await p.StandardOutput.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        string message = await stderr;
+        Assert.True(p.ExitCode == InvalidInputException.ExitCode, $"exit {p.ExitCode}: {message} {stdout}");
+        var lines = message.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("error: cannot write: checkpoint ", lines[0]);
+        Assert.Contains($"the previous {last} (step 1, epoch 1) is kept", lines[0]);
+        Assert.Contains("--resume", lines[0]);
+        Assert.Equal(before, File.ReadAllBytes(last));
+        Assert.Empty(Directory.GetFiles(Path.Combine(_out, "checkpoints"), ".*.tmp"));
+        Assert.Equal(files, Directory.GetFiles(Path.Combine(_out, "checkpoints")).Order().ToArray()); // no partial epoch copy either
+    }
+
+    private static string TrainCliDll()
+    {
+        // the command line beside the library, built with the solution (make test), in this test's configuration
+        var bin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        string root = bin.FullName;
+        while (!File.Exists(Path.Combine(root, "Pipeline.sln"))) root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("Pipeline.sln not found");
+        string dll = Path.Combine(root, "train", "Diffusion.Train.Cli", "bin", bin.Parent!.Name, bin.Name, "Diffusion.Train.Cli.dll");
+        Assert.True(File.Exists(dll), $"{dll} is missing: build the solution first (make build)");
+        return dll;
+    }
 }

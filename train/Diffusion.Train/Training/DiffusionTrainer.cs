@@ -226,8 +226,34 @@ public sealed class DiffusionTrainer : IDisposable
 
         bool stopped = false;
         string lastCkpt = LastCheckpointPath;
-        void SaveCheckpoint(string path) => Checkpoint.Save(path, model, ema, optimizer.SaveState(), configJson, commit, step, epoch,
-            new RngState(random.get_rng_state().data<byte>().ToArray(), config.Seed));
+        (long Step, int Epoch)? saved = _resumeFrom is null ? null : (step, epoch);
+        // A checkpoint is written whole or not at all (AtomicFile): when the disk is full (or the file too large, or the
+        // folder read-only) the previous one stays, and the error says which one and how to go on from it.
+        void SaveCheckpoint(string path)
+        {
+            try
+            {
+                Checkpoint.Save(path, model, ema, optimizer.SaveState(), configJson, commit, step, epoch,
+                    new RngState(random.get_rng_state().data<byte>().ToArray(), config.Seed));
+                saved = (step, epoch);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                string kept = saved is var (s, ep) && File.Exists(path)
+                    ? $"the previous {path} (step {s}, epoch {ep}) is kept; free space and continue from it with --resume"
+                    : "no earlier checkpoint of this run exists";
+                throw new IOException($"checkpoint {path} at step {step}: {e.Message.Trim()}; {kept}.", e);
+            }
+        }
+        // epoch-XXXX.ckpt: a whole copy of last.ckpt or nothing
+        void KeepCopy(string from, string to)
+        {
+            try { AtomicFile.Write(to, dst => { using var src = File.OpenRead(from); src.CopyTo(dst); }); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new IOException($"checkpoint copy {to}: {e.Message.Trim()}; {from} (step {step}, epoch {epoch}) is whole; free space and continue from it with --resume.", e);
+            }
+        }
 
         ui.Run(totalSteps, step, progress =>
         {
@@ -285,7 +311,7 @@ public sealed class DiffusionTrainer : IDisposable
                 }
                 SaveCheckpoint(lastCkpt);
                 if (last || (config.CheckpointEvery > 0 && epoch % config.CheckpointEvery == 0))
-                    File.Copy(lastCkpt, Folder.EpochCheckpoint(epoch), overwrite: true);
+                    KeepCopy(lastCkpt, Folder.EpochCheckpoint(epoch));
             }
             return 0;
         });
