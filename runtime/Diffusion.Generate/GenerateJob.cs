@@ -48,27 +48,35 @@ public static class GenerateJob
         var written = new List<string>();
         int h = meta.Height, w = meta.Width, size = meta.Channels * h * w;
 
-        // 4. outputs, each written to a temp file and renamed
+        // 4. outputs, each written to a temp file and renamed; the marker says the set is incomplete until the last is
+        // written (Ctrl+C, a full disk or a failed write in between leave it, naming what was asked)
+        string marker = Path.Combine(outDir, IncompleteMarker);
+        Write(marker, p => AtomicFile.WriteAllText(p,
+            $"generate had not finished writing the outputs of this folder (interrupted, or a write failed): each file here is whole, but the set is not.\n" +
+            $"model {s.Model}, classes {string.Join(",", classes)}, {s.PerClass} per class, {s.Steps} steps, guidance {s.Guidance.ToString(CultureInfo.InvariantCulture)}, seed {s.Seed}, formats {s.Formats}\n" +
+            "Run the command again; this file is removed when every output is written.\n"), ct);
         if (s.Formats.HasFlag(OutputFormats.Png))
         {
-            written.Add(Write(Path.Combine(outDir, "grid.png"), p => PngGrid.Write(p, result.Images, classes.Length, s.PerClass, h, w, pad: 2, scale: 2)));
+            written.Add(Write(Path.Combine(outDir, "grid.png"), p => PngGrid.Write(p, result.Images, classes.Length, s.PerClass, h, w, pad: 2, scale: 2), ct));
             if (s.Single)
                 for (int i = 0; i < result.Count; i++)
                 {
                     var img = result.Images.AsSpan(i * size, size).ToArray();
-                    written.Add(Write(Path.Combine(outDir, "single", $"{labels[i]}-{i % s.PerClass:D3}.png"), p => PngGrid.Write(p, img, 1, 1, h, w, pad: 0)));
+                    written.Add(Write(Path.Combine(outDir, "single", $"{labels[i]}-{i % s.PerClass:D3}.png"), p => PngGrid.Write(p, img, 1, 1, h, w, pad: 0), ct));
                 }
         }
         if (s.Formats.HasFlag(OutputFormats.Idx))
         {
             var bytes = result.ToBytes();
-            written.Add(Write(Path.Combine(outDir, "images-idx3-ubyte"), p => Idx.Write(p, [result.Count, h, w], bytes)));
-            written.Add(Write(Path.Combine(outDir, "labels-idx1-ubyte"), p => Idx.Write(p, [result.Count], labels.Select(l => (byte)l).ToArray())));
+            written.Add(Write(Path.Combine(outDir, "images-idx3-ubyte"), p => Idx.Write(p, [result.Count, h, w], bytes), ct));
+            written.Add(Write(Path.Combine(outDir, "labels-idx1-ubyte"), p => Idx.Write(p, [result.Count], labels.Select(l => (byte)l).ToArray()), ct));
         }
         if (s.Formats.HasFlag(OutputFormats.Gif))
             written.AddRange(WriteReverse(pipeline, request, classes, s, outDir, console, ct));
         if (data is not null)
             written.AddRange(WriteForward(pipeline.Schedule, data, classes, s, outDir));
+
+        File.Delete(marker);
 
         var table = new Table().AddColumn("file").AddColumn("bytes");
         foreach (var f in written.Take(20)) table.AddRow(Markup.Escape(f), new FileInfo(f).Length.ToString(CultureInfo.InvariantCulture));
@@ -134,8 +142,15 @@ public static class GenerateJob
         public void Report(GenerationProgress v) => task.Value = (double)v.CompletedSteps / Math.Max(1, v.TotalSteps) * task.MaxValue;
     }
 
-    private static string Write(string path, Action<string> write)
+    /// <summary>
+    /// Written into the output folder before the first output and removed after the last: while it is there the set
+    /// of outputs is incomplete (Ctrl+C, a full disk or a failed write part-way), though each file in it is whole.
+    /// </summary>
+    public const string IncompleteMarker = "INCOMPLETE.txt";
+
+    private static string Write(string path, Action<string> write, CancellationToken ct = default)
     {
+        ct.ThrowIfCancellationRequested();
         try { write(path); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         { throw new InvalidInputException($"--out: cannot write {path} ({e.Message}).", e); }

@@ -147,6 +147,29 @@ public class GenerateCliTests
         Assert.Equal(2, bad.Exit); Assert.Contains("--out", bad.Err);
     }
 
+    // A write that fails part-way through the outputs (here a folder in the way of the labels file): exit 2 naming
+    // it, the files written before it are whole, and a marker says the set is incomplete until a run completes.
+    [Fact]
+    public void AFailedWritePartWay_LeavesTheIncompleteMarker_UntilARunCompletes()
+    {
+        string model = TinyModels.Folder(), outDir = NewDir();
+        Directory.CreateDirectory(Path.Combine(outDir, "labels-idx1-ubyte"));
+        string[] args = ["--model", model, "--digits", "1,2", "--per-class", "2", "--steps", "2", "--format", "png,idx", "--out", outDir];
+        var (code, _, err) = Cli(args);
+        Assert.Equal(2, code);
+        Assert.Contains(Path.Combine(outDir, "labels-idx1-ubyte"), err);
+        string marker = Path.Combine(outDir, GenerateJob.IncompleteMarker);
+        Assert.True(File.Exists(marker), "no marker after a failed write");
+        Assert.Contains("each file here is whole, but the set is not", File.ReadAllText(marker));
+        Assert.True(File.Exists(Path.Combine(outDir, "grid.png")));
+        Assert.True(File.Exists(Path.Combine(outDir, "images-idx3-ubyte")));
+
+        Directory.Delete(Path.Combine(outDir, "labels-idx1-ubyte"));
+        Assert.Equal(0, Cli(args).Exit);
+        Assert.False(File.Exists(marker), "the marker stays after a complete run");
+        Assert.True(File.Exists(Path.Combine(outDir, "labels-idx1-ubyte")));
+    }
+
     // The CLI's resolved dependency graph (deps.json next to the assembly) has no TorchSharp either.
     [Fact]
     public void CliDependencyGraph_HasNoTorchSharp()
