@@ -86,13 +86,29 @@ public sealed record JudgeCard
     {
         if (!File.Exists(path)) throw new InvalidInputException($"Judge card not found: {path} (build the judges with 'make judges').");
         var card = Json.Read<JudgeCard>(path);
-        if (card.ClassNames.Length < 2 || card.ImageShape.Length != 3)
-            throw new InvalidInputException($"{path}: judge card has {card.ClassNames.Length} classes and image shape [{string.Join(",", card.ImageShape)}]; expected >= 2 classes and [C,H,W].");
+        // a JSON null leaves a non-nullable member null: each is named like any other bad value
+        if (card.ClassNames is null || card.ImageShape is null || card.ClassNames.Any(n => n is null) || card.Dataset is null)
+            throw new InvalidInputException($"{path}: judge card has a null dataset, class_names, class name or image_shape; rebuild with 'make judges'.");
+        if (card.ClassNames.Length < 2 || card.ImageShape.Length != 3 || card.ImageShape.Any(d => d < 1) || card.FeatureDim < 1)
+            throw new InvalidInputException($"{path}: judge card has {card.ClassNames.Length} classes, image shape [{string.Join(",", card.ImageShape)}] and feature width {card.FeatureDim}; expected >= 2 classes, [C,H,W] with positive sizes and a positive width.");
+        foreach (var f in new[] { card.Onnx, card.MlNet, card.LightGbm })
+            if (f is not null && (f.Sha256 is null || f.Sha256.Length != 64 || !f.Sha256.All(char.IsAsciiHexDigit)))
+                throw new InvalidInputException($"{path}: judge card gives '{f.File}' the SHA-256 '{f.Sha256}'; expected 64 hex digits.");
         return card;
     }
 
     /// <summary>Writes the card atomically.</summary>
     public void Save(string path) => AtomicFile.WriteAllText(path, Json.Serialize(this) + "\n");
+
+    /// <summary>The path of a file the card names: a plain name inside <paramref name="folder"/>.</summary>
+    /// <exception cref="InvalidInputException">No name, or one that leaves the folder.</exception>
+    public static string Resolve(JudgeFile entry, string folder, string cardPath)
+    {
+        string? name = entry.File;
+        if (string.IsNullOrWhiteSpace(name) || name != Path.GetFileName(name) || name is "." or ".." || name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0)
+            throw new InvalidInputException($"{cardPath} names the judge file '{name}'; expected a file name inside {folder}; rebuild with 'make judges'.");
+        return Path.Combine(folder, name);
+    }
 
     /// <summary>Checks that <paramref name="path"/> is the file the card describes.</summary>
     /// <exception cref="InvalidInputException">No entry in the card, or the hash differs.</exception>

@@ -28,29 +28,19 @@ public sealed class JudgeSet : IDisposable
     /// <exception cref="InvalidInputException">Missing card or file, hash mismatch, or a judge that contradicts the card.</exception>
     public static JudgeSet Load(string folder, bool requireLightGbm = false)
     {
-        if (!Directory.Exists(folder)) throw new InvalidInputException($"Judge folder not found: {folder} (build the judges with 'make judges').");
-        string cardPath = Path.Combine(folder, ModelFolderLayout.JudgeCard);
-        var card = JudgeCard.Load(cardPath);
-        if (card.MlNet is null) throw new InvalidInputException($"{cardPath} names no ML.NET judge; rebuild with 'make judges'.");
-        string zip = Path.Combine(folder, card.MlNet.File);
-        if (!File.Exists(zip)) throw new InvalidInputException($"ML.NET judge not found: {zip} (named by {cardPath}).");
-        JudgeCard.Verify(card.MlNet, zip, cardPath);
+        var (card, cardPath, zip, lgbmPath) = ReadCard(folder, requireLightGbm);
         var cnn = OnnxCnnJudge.Load(zip);
         LightGbmJudge? lgbm = null;
         try
         {
             if (cnn.NumClasses != card.NumClasses || cnn.FeatureDim != card.FeatureDim || cnn.Height != card.ImageShape[1] || cnn.Width != card.ImageShape[2])
                 throw new InvalidInputException($"{zip}: judge has {cnn.NumClasses} classes, F = {cnn.FeatureDim}, {cnn.Height}x{cnn.Width} images; {cardPath} says {card.NumClasses}, {card.FeatureDim}, {card.ImageShape[1]}x{card.ImageShape[2]}.");
-            string? lgbmPath = card.LightGbm is null ? null : Path.Combine(folder, card.LightGbm.File);
-            if (lgbmPath is not null && File.Exists(lgbmPath))
+            if (lgbmPath is not null)
             {
-                JudgeCard.Verify(card.LightGbm, lgbmPath, cardPath);
                 lgbm = LightGbmJudge.Load(lgbmPath);
                 if (lgbm.NumClasses != card.NumClasses)
                     throw new InvalidInputException($"{lgbmPath}: LightGBM judge has {lgbm.NumClasses} classes; {cardPath} says {card.NumClasses}.");
             }
-            else if (requireLightGbm)
-                throw new InvalidInputException($"LightGBM judge not found in {folder} ({cardPath} names {card.LightGbm?.File ?? "none"}); build it with 'make judges'.");
             return new JudgeSet(folder, card, cnn, lgbm);
         }
         catch
@@ -59,6 +49,29 @@ public sealed class JudgeSet : IDisposable
             lgbm?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Reads the card of <paramref name="folder"/> and checks the judge files it names (inside the folder, present,
+    /// with the hashes it states): the part of <see cref="Load"/> that reads what a user may have edited.
+    /// </summary>
+    /// <returns>The card, its path, the ML.NET judge and the LightGBM judge (null when absent and not required).</returns>
+    /// <exception cref="InvalidInputException">Missing folder, card or file, a name outside the folder, or a hash mismatch.</exception>
+    public static (JudgeCard Card, string CardPath, string MlNet, string? LightGbm) ReadCard(string folder, bool requireLightGbm = false)
+    {
+        if (!Directory.Exists(folder)) throw new InvalidInputException($"Judge folder not found: {folder} (build the judges with 'make judges').");
+        string cardPath = Path.Combine(folder, ModelFolderLayout.JudgeCard);
+        var card = JudgeCard.Load(cardPath);
+        if (card.MlNet is null) throw new InvalidInputException($"{cardPath} names no ML.NET judge; rebuild with 'make judges'.");
+        string zip = JudgeCard.Resolve(card.MlNet, folder, cardPath);
+        if (!File.Exists(zip)) throw new InvalidInputException($"ML.NET judge not found: {zip} (named by {cardPath}).");
+        JudgeCard.Verify(card.MlNet, zip, cardPath);
+        string? lgbmPath = card.LightGbm is null ? null : JudgeCard.Resolve(card.LightGbm, folder, cardPath);
+        if (lgbmPath is not null && File.Exists(lgbmPath)) JudgeCard.Verify(card.LightGbm, lgbmPath, cardPath);
+        else if (requireLightGbm)
+            throw new InvalidInputException($"LightGBM judge not found in {folder} ({cardPath} names {card.LightGbm?.File ?? "none"}); build it with 'make judges'.");
+        else lgbmPath = null;
+        return (card, cardPath, zip, lgbmPath);
     }
 
     /// <summary>Checks that these judges suit a diffusion model (same dataset, classes and image shape).</summary>

@@ -182,7 +182,14 @@ public sealed class DiffusionModel : IDenoiser, IDisposable
 
     private static ModelMetadata ReadMetadata(InferenceSession session, string path)
     {
-        var props = session.ModelMetadata.CustomMetadataMap;
+        Dictionary<string, string> props;
+        // ONNX Runtime's C# API throws NullReferenceException for some corrupt metadata entries (a string it reads back
+        // as a null pointer; found by the fuzz tests): a damaged file, not a bug of the caller
+        try { props = session.ModelMetadata.CustomMetadataMap; }
+        catch (Exception e) when (e is NullReferenceException or OnnxRuntimeException)
+        {
+            throw new InvalidInputException($"{path}: ONNX Runtime cannot read this model's metadata ({OneLine(e.Message)}); the file is damaged.", e);
+        }
         if (!props.Keys.Any(k => k.StartsWith(ModelMetadata.Prefix, StringComparison.Ordinal)))
             throw new InvalidInputException($"{path}: no '{ModelMetadata.Prefix}*' metadata; this ONNX file was not exported by this pipeline (foreign model).");
         return ModelMetadata.FromProperties(props, path);

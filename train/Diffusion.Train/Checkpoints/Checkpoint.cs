@@ -126,17 +126,21 @@ public sealed class Checkpoint : IDisposable
         if (!SHA256.HashData(body).AsSpan().SequenceEqual(bytes.AsSpan(20, 32)))
             throw new InvalidInputException($"Checkpoint {path}: corrupt: the SHA-256 of its contents does not match the one stored in its header.");
 
+        // The hash matched, so a failure below is a file written by something else (or a bug), not a flipped bit; each
+        // is the same one-line error naming the file.
         using var r = new BinaryReader(new MemoryStream(bytes, HeaderSize, (int)length, writable: false), Encoding.UTF8);
-        string configJson = r.ReadString();
-        var config = TrainConfig.Parse(configJson, $"checkpoint {path}").Validate();
-        string commit = r.ReadString();
-        long step = r.ReadInt64();
-        int epoch = r.ReadInt32();
-        long shuffleSeed = r.ReadInt64();
-        byte[] torchRng = ReadBytes(r);
         UNet? model = null, ema = null;
         try
         {
+            string configJson = r.ReadString();
+            var config = TrainConfig.ParseValid(configJson, $"checkpoint {path}");
+            string commit = r.ReadString();
+            long step = r.ReadInt64();
+            int epoch = r.ReadInt32();
+            long shuffleSeed = r.ReadInt64();
+            byte[] torchRng = ReadBytes(r);
+            if (step < 0 || epoch < 0)
+                throw new InvalidInputException($"Checkpoint {path}: corrupt: step {step}, epoch {epoch}; expected counts >= 0.");
             model = new UNet(config.Model);
             ema = new UNet(config.Model);
             try
@@ -154,7 +158,7 @@ public sealed class Checkpoint : IDisposable
                 throw new InvalidInputException($"Checkpoint {path}: {r.BaseStream.Length - r.BaseStream.Position} unexpected trailing bytes.");
             return new Checkpoint(path, Convert.ToHexStringLower(SHA256.HashData(bytes)), model, ema, config, configJson, commit, step, epoch, new RngState(torchRng, shuffleSeed), optimizer);
         }
-        catch (Exception e) when (e is EndOfStreamException or IOException)
+        catch (Exception e) when (e is EndOfStreamException or IOException or FormatException or OverflowException or DecoderFallbackException)
         {
             model?.Dispose(); ema?.Dispose();
             throw new InvalidInputException($"Checkpoint {path}: corrupt payload ({e.Message}).", e);

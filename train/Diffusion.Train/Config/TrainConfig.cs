@@ -135,8 +135,21 @@ public sealed record TrainConfig
     public static TrainConfig Load(string path)
     {
         InputFile.Require(path, "Config file");
-        return Parse(File.ReadAllText(path), path);
+        return ParseValid(File.ReadAllText(path), path);
     }
+
+    /// <summary><see cref="Parse"/>, then <see cref="Validate"/>, with every message naming <paramref name="source"/>: a config file (or a checkpoint's config) must be valid by itself.</summary>
+    /// <exception cref="InvalidInputException">Bad JSON, unknown key or value, or an invalid value; the message names the source.</exception>
+    public static TrainConfig ParseValid(string json, string source)
+    {
+        var config = Parse(json, source);
+        try { return config.Validate(); }
+        catch (InvalidInputException e) { throw Named(e, source); }
+    }
+
+    private static InvalidInputException Named(InvalidInputException e, string source)
+        => e.Message.Contains(source, StringComparison.Ordinal) ? e
+            : new InvalidInputException($"Config {source}: {(e.Message.StartsWith("Config ", StringComparison.Ordinal) ? e.Message["Config ".Length..] : e.Message)}", e);
 
     /// <summary>Parses config JSON; <paramref name="source"/> names it in messages.</summary>
     /// <exception cref="InvalidInputException">Bad JSON, unknown key, unknown enum value or preset.</exception>
@@ -156,13 +169,22 @@ public sealed record TrainConfig
         {
             throw new InvalidInputException($"Config {source}: {e.Message}", e);
         }
+        catch (ArgumentException e) when (e.Message.StartsWith("An item with the same key", StringComparison.Ordinal))
+        {
+            // JsonObject refuses a key given twice
+            throw new InvalidInputException($"Config {source}: a key is given twice ({e.Message.Split(" (Parameter", 2)[0]}).", e);
+        }
+        catch (InvalidInputException e) { throw Named(e, source); } // an enum value the runtime's parser refused
     }
 
     /// <summary>The preset's fields (if any) overlaid with the explicit <c>model</c> fields; num_classes defaults to the class count.</summary>
     private static UNetConfig ResolveModel(string? preset, JsonObject? overrides, int classCount, string source)
     {
         if (preset is null && overrides is null) throw new InvalidInputException($"Config {source}: give a 'preset' (small, medium, large) or a 'model' object.");
-        var merged = preset is null ? new JsonObject() : (JsonObject)JsonSerializer.SerializeToNode(UNetConfig.Preset(preset), JsonOptions)!;
+        UNetConfig? fromPreset;
+        try { fromPreset = preset is null ? null : UNetConfig.Preset(preset); }
+        catch (InvalidInputException e) { throw Named(e, source); }
+        var merged = fromPreset is null ? new JsonObject() : (JsonObject)JsonSerializer.SerializeToNode(fromPreset, JsonOptions)!;
         foreach (var (key, value) in overrides ?? [])
             merged[key] = value?.DeepClone();
         if (overrides?.ContainsKey("num_classes") != true) merged["num_classes"] = classCount;
