@@ -6,7 +6,8 @@
 #       on the first 2,560 MNIST images, one thread, seed 0 (the checkpoint's own hash is printed too: if it moved,
 #       training changed, and the graph hashes cannot be compared). The source commit that the checkpoint and the
 #       graphs record (and the int8 graphs' hash of their float32 file, which records it too) is blanked before
-#       hashing, so that two commits with the same behaviour print the same lines;
+#       hashing, so that two commits with the same behaviour print the same lines; the graphs' checkpoint identity
+#       (diffusion.checkpoint_sha256 / _step, added for issue 15) is removed;
 #   (b) the IDX output of one fixed generate command on models/mnist;
 #   (c) the output lines of make gate on both release models, with the wall-clock part "generation N s" removed.
 # Usage: scripts/behaviour-hashes.sh   (about 1.5 minutes on 2 cores; works in /tmp/diffusion-behaviour, a fixed
@@ -38,6 +39,11 @@ for path in sys.argv[2:]:
         m = onnx.load(path)
         for p in m.metadata_props:
             if p.key in ("diffusion.source_commit", "diffusion.quantized_from"): p.value = ""
+        # the checkpoint's identity (issue 15: its SHA-256, which covers its source commit, and its step) is removed,
+        # so that the graphs compare with the baseline made before those keys existed
+        keep = [p for p in m.metadata_props if p.key not in ("diffusion.checkpoint_sha256", "diffusion.checkpoint_step")]
+        del m.metadata_props[:]
+        m.metadata_props.extend(keep)
         data = m.SerializeToString(deterministic=True)
     print(f"{hashlib.sha256(data).hexdigest()}  {path.replace(work + '/', '')}")
 PY
