@@ -50,11 +50,8 @@ public static class GenerateJob
 
         // 4. outputs, each written to a temp file and renamed; the marker says the set is incomplete until the last is
         // written (Ctrl+C, a full disk or a failed write in between leave it, naming what was asked)
-        string marker = Path.Combine(outDir, IncompleteMarker);
-        Write(marker, p => AtomicFile.WriteAllText(p,
-            $"generate had not finished writing the outputs of this folder (interrupted, or a write failed): each file here is whole, but the set is not.\n" +
-            $"model {s.Model}, classes {string.Join(",", classes)}, {s.PerClass} per class, {s.Steps} steps, guidance {s.Guidance.ToString(CultureInfo.InvariantCulture)}, seed {s.Seed}, formats {s.Formats}\n" +
-            "Run the command again; this file is removed when every output is written.\n"), ct);
+        var marker = IncompleteMarker.Begin(outDir, "generate",
+            $"model {s.Model}, classes {string.Join(",", classes)}, {s.PerClass} per class, {s.Steps} steps, guidance {s.Guidance.ToString(CultureInfo.InvariantCulture)}, seed {s.Seed}, formats {s.Formats}");
         if (s.Formats.HasFlag(OutputFormats.Png))
         {
             written.Add(Write(Path.Combine(outDir, "grid.png"), p => PngGrid.Write(p, result.Images, classes.Length, s.PerClass, h, w, pad: 2, scale: 2), ct));
@@ -76,7 +73,7 @@ public static class GenerateJob
         if (data is not null)
             written.AddRange(WriteForward(pipeline.Schedule, data, classes, s, outDir));
 
-        File.Delete(marker);
+        marker.Complete();
 
         var table = new Table().AddColumn("file").AddColumn("bytes");
         foreach (var f in written.Take(20)) table.AddRow(Markup.Escape(f), new FileInfo(f).Length.ToString(CultureInfo.InvariantCulture));
@@ -141,12 +138,6 @@ public static class GenerateJob
     {
         public void Report(GenerationProgress v) => task.Value = (double)v.CompletedSteps / Math.Max(1, v.TotalSteps) * task.MaxValue;
     }
-
-    /// <summary>
-    /// Written into the output folder before the first output and removed after the last: while it is there the set
-    /// of outputs is incomplete (Ctrl+C, a full disk or a failed write part-way), though each file in it is whole.
-    /// </summary>
-    public const string IncompleteMarker = "INCOMPLETE.txt";
 
     private static string Write(string path, Action<string> write, CancellationToken ct = default)
     {

@@ -109,6 +109,7 @@ public class ReportTests(JudgeFolderFixture judges) : IClassFixture<JudgeFolderF
         Assert.Equal(0, rc);
         foreach (var f in new[] { "report.json", "report.md", "samples.png", "confusion.png", "sweep-accuracy.png", "sweep-frechet.png", "sweep-diversity.png", "sweep-time.png" })
             Assert.True(new FileInfo(Path.Combine(outDir, f)).Length > 100, f);
+        Assert.False(File.Exists(Path.Combine(outDir, Diffusion.Tools.IncompleteMarker.FileName)), "a complete report keeps the incomplete marker");
 
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "report.json")));
         var r = doc.RootElement;
@@ -160,6 +161,28 @@ public class ReportTests(JudgeFolderFixture judges) : IClassFixture<JudgeFolderF
             $"FD {report.Metrics.FrechetDistance} vs floor {report.Metrics.FrechetFloorSameSize}");
         Assert.Equal(report.Real.DiversityMean, report.Metrics.DiversityMean, 1);
         Assert.True(File.Exists(Path.Combine(folder, "report.md")));
+    }
+}
+
+public class StoppedReportTests(JudgeFolderFixture judges) : IClassFixture<JudgeFolderFixture>
+{
+    // Ctrl+C once the first outputs are written: the folder says that its set of outputs is incomplete.
+    [Fact]
+    public void A_report_stopped_part_way_leaves_the_incomplete_marker()
+    {
+        string model = Tiny.ModelFolder(PredictionType.Epsilon, judgesFrom: judges.Folder);
+        string outDir = Path.Combine(Tiny.TempDir(), "report");
+        using var cts = new CancellationTokenSource();
+        var options = new EvalOptions
+        {
+            Model = model, Judges = judges.Folder, Data = judges.Data, PerClass = 2, Out = outDir, DenoiseCount = 0, Threads = 1,
+            Setting = EvalDefaults.Setting with { Steps = 2 },
+            SweepScales = [1, 3], SweepSteps = [2], SweepPerClass = 2,
+        };
+        Assert.ThrowsAny<OperationCanceledException>(() => EvalRunner.Run(options, line => { if (line.StartsWith("guidance sweep", StringComparison.Ordinal)) cts.Cancel(); }, cts.Token));
+        Assert.True(File.Exists(Path.Combine(outDir, "samples.png")));
+        Assert.False(File.Exists(Path.Combine(outDir, "report.json")));
+        Assert.Contains("eval report had not finished", File.ReadAllText(Path.Combine(outDir, Diffusion.Tools.IncompleteMarker.FileName)));
     }
 }
 

@@ -158,7 +158,7 @@ public class GenerateCliTests
         var (code, _, err) = Cli(args);
         Assert.Equal(2, code);
         Assert.Contains(Path.Combine(outDir, "labels-idx1-ubyte"), err);
-        string marker = Path.Combine(outDir, GenerateJob.IncompleteMarker);
+        string marker = Path.Combine(outDir, IncompleteMarker.FileName);
         Assert.True(File.Exists(marker), "no marker after a failed write");
         Assert.Contains("each file here is whole, but the set is not", File.ReadAllText(marker));
         Assert.True(File.Exists(Path.Combine(outDir, "grid.png")));

@@ -134,6 +134,7 @@ public static class EvalRunner
 
         string folder = o.Out ?? Path.Combine("reports", $"{judges.Card.Dataset}-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
         Directory.CreateDirectory(folder);
+        var marker = IncompleteMarker.Begin(folder, "eval report", $"model {o.Model ?? "(IDX files)"}, judges {judges.Folder}, {o.Command}");
         var report = new EvalReport
         {
             CreatedUtc = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
@@ -182,6 +183,7 @@ public static class EvalRunner
         report.Seconds = Math.Round(clock.Elapsed.TotalSeconds, 1);
         AtomicFile.WriteAllText(Path.Combine(folder, "report.json"), Json.Serialize(report) + "\n");
         AtomicFile.WriteAllText(Path.Combine(folder, "report.md"), MarkdownReport.Render(report));
+        marker.Complete();
         return (report, folder);
     }
 
