@@ -151,6 +151,26 @@ public sealed class FolderIntegrityTests : CommandTestBase
         AssertNothingLeftBeside();
     }
 
+    [Fact]
+    public void The_int8_command_replaces_the_folder_as_a_whole_too()
+    {
+        Assert.Equal(0, Export(Checkpoint(13), null));
+        File.WriteAllText(Path.Combine(Out, ModelFolderLayout.JudgeCard), "{}");
+        var before = Snapshot(Out);
+        // bad data: refused before anything is written
+        Assert.Equal(InvalidInputException.ExitCode, ExportCli.Run(["int8", "--model", Out, "--data", Data(name: "t", truncate: true)], Stdout, Stderr));
+        AssertSame(before, Out);
+        Assert.Equal(0, ExportCli.Run(["int8", "--model", Out, "--data", Data()], Stdout, Stderr));
+        foreach (var (fl, q) in ModelFolderLayout.Int8Pairs)
+        {
+            Assert.Equal(before[fl], File.ReadAllBytes(Path.Combine(Out, fl)));
+            Assert.Equal(Meta(Path.Combine(Out, fl)).CheckpointSha256, Meta(Path.Combine(Out, q)).CheckpointSha256);
+        }
+        Assert.Contains("\"int8\"", File.ReadAllText(Path.Combine(Out, ModelFolderLayout.CardJson)));
+        Assert.Equal("{}", File.ReadAllText(Path.Combine(Out, ModelFolderLayout.JudgeCard)));
+        AssertNothingLeftBeside();
+    }
+
     // kill -9 while the new folder is being written: the old folder stays as it was, and the next export clears
     // the dead process's staging folder.
     [Fact]
