@@ -44,15 +44,13 @@ public sealed record BenchSettings
     public int[] StepBatches { get; init; } = [1, 16, 64, 256];
     /// <summary>Batch sizes of the thread-scaling benchmark.</summary>
     public int[] ThreadBatches { get; init; } = [1, 64];
-    /// <summary>Batch sizes of the graph-variant benchmark.</summary>
-    public int[] VariantBatches { get; init; } = [64];
+    /// <summary>Batch sizes of the parallelism benchmark.</summary>
+    public int[] ParallelismBatches { get; init; } = [64];
     /// <summary>
     /// True when the model folder has its int8 graphs (<c>unet-int8.onnx</c>, <c>unet-guided-int8.onnx</c>, written by
     /// export): the step benchmark times them beside the float32 graphs; false filters those cases out.
     /// </summary>
     public bool HasInt8 { get; init; }
-    /// <summary>Folder the graph variants are exported to.</summary>
-    public string VariantsDir { get; init; } = "out/bench-variants";
     /// <summary>Images generated end to end (100 per class for 1,000).</summary>
     public int Images { get; init; } = 1000;
     /// <summary>
@@ -92,14 +90,14 @@ public sealed record BenchSettings
         Suite.Quick => new BenchSettings
         {
             Suite = suite, ModelDir = modelDir, Timesteps = timesteps, AllThreads = threads, ResultsDir = resultsDir,
-            StepBatches = [1, 64, 256], ThreadBatches = [64], VariantBatches = [64], Images = 100, TuningBatches = [32],
+            StepBatches = [1, 64, 256], ThreadBatches = [64], ParallelismBatches = [64], Images = 100, TuningBatches = [32],
             Samplers = [new(SamplerKind.Ddim, 20), new(SamplerKind.DpmSolverPlusPlus, 10), new(SamplerKind.DpmSolverPlusPlus, 20)],
             DdpmSteps = Math.Min(100, timesteps), AllocationSteps = [1, 20], GemmSize = 1024,
         },
         _ => new BenchSettings
         {
             Suite = suite, ModelDir = modelDir, Timesteps = timesteps, AllThreads = threads, ResultsDir = resultsDir,
-            StepBatches = [1, 4], ThreadBatches = [4], VariantBatches = [4], Images = 10, GenerateBatch = 5, TuningBatches = [5],
+            StepBatches = [1, 4], ThreadBatches = [4], ParallelismBatches = [4], Images = 10, GenerateBatch = 5, TuningBatches = [5],
             Samplers = [new(SamplerKind.DpmSolverPlusPlus, 2)], DdpmSteps = 0, AllocationSteps = [1, 3], GemmSize = 256,
         },
     };

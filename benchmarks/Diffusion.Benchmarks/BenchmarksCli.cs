@@ -82,20 +82,13 @@ public static class BenchmarksCli
         var batch = new Option<int>("--batch") { Description = "Batch size.", DefaultValueFactory = _ => 64 };
         var runs = new Option<int>("--runs") { Description = "Profiled runs.", DefaultValueFactory = _ => 10 };
         var level = new Option<string>("--level") { Description = "Graph optimization level: all, extended, basic, none.", DefaultValueFactory = _ => "all" };
-        var variant = new Option<GraphVariant>("--variant") { Description = "Graph form (Baseline, LayerNorm, LayerNormFolded).", DefaultValueFactory = _ => GraphVariant.Baseline };
-        var profile = new Command("profile", "Profile one ONNX Runtime step by operator type (diagnostic).") { model, preset, timesteps, threads, graph, batch, runs, level, variant };
+        var profile = new Command("profile", "Profile one ONNX Runtime step by operator type (diagnostic).") { model, preset, timesteps, threads, graph, batch, runs, level };
         profile.SetAction(r =>
         {
             try
             {
                 var o = new SuiteOptions { Model = r.GetValue(model), Preset = r.GetValue(preset)!, Timesteps = r.GetValue(timesteps) };
                 string dir = SuiteRunner.ResolveModel(o);
-                if (r.GetValue(variant) is var gv && gv != GraphVariant.Baseline)
-                {
-                    string vdir = Path.Combine("out", "bench-variants", "profile", gv.ToString().ToLowerInvariant());
-                    GraphVariants.Export(dir, gv, vdir);
-                    dir = vdir;
-                }
                 string file = r.GetValue(graph) switch
                 {
                     "unet" => Path.Combine(dir, ModelFolderLayout.Unet),
@@ -126,61 +119,6 @@ public static class BenchmarksCli
             }
         });
         root.Subcommands.Add(profile);
-
-        // compare: graph variants by CPU time per run (robust on a loaded machine with --threads 1); diagnostic only
-        var compare = new Command("compare", "Time each graph variant's unet.onnx step: wall and process CPU time per run (diagnostic).") { model, preset, timesteps, threads, batch, runs, level };
-        compare.SetAction(r =>
-        {
-            var o = new SuiteOptions { Model = r.GetValue(model), Preset = r.GetValue(preset)!, Timesteps = r.GetValue(timesteps) };
-            string dir = SuiteRunner.ResolveModel(o);
-            int n = r.GetValue(threads) > 0 ? r.GetValue(threads) : 1;
-            var lvl = r.GetValue(level) == "extended" ? Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED : Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL;
-            var inputs = new StepInputs(BenchModel.Metadata(dir), r.GetValue(batch));
-            Console.WriteLine($"{dir}, batch {r.GetValue(batch)}, {n} threads, level {r.GetValue(level)}, load {SuiteRunner.LoadAverage()}");
-            Console.WriteLine("| variant | wall ms/run (median) | CPU ms/run (median) |\n|---|---:|---:|");
-            // all sessions loaded first, then the variants take turns run by run, so that load drift hits them alike
-            var variants = Enum.GetValues<GraphVariant>();
-            var steps = variants.Select(gv =>
-            {
-                string vdir = Path.Combine("out", "bench-variants", "compare", gv.ToString().ToLowerInvariant());
-                GraphVariants.Export(dir, gv, vdir);
-                var step = new OrtStep(Path.Combine(vdir, ModelFolderLayout.Unet), inputs, OrtStep.Options(n, lvl));
-                step.Run(); step.Run();
-                return step;
-            }).ToArray();
-            var names = variants.Select(v => v.ToString()).Append("TorchSharp eager").Append("GEMM 2048 torch").Append("GEMM 2048 ORT").ToArray();
-            var torchStep = new TorchStep(dir, inputs, n, guided: false);
-            torchStep.Run(); torchStep.Run();
-            BenchSettings.Current = BenchSettings.Current with { GemmSize = 2048 };
-            var peakTorch = new PeakBenchmarks { Threads = n };
-            peakTorch.SetupTorch();
-            var peakOrt = new PeakBenchmarks { Threads = n };
-            peakOrt.SetupOrt();
-            var runners = steps.Select(st => (Action)st.Run).Append(torchStep.Run).Append(peakTorch.TorchMatMul).Append(peakOrt.OrtMatMul).ToArray();
-            var wall = names.Select(_ => new List<double>()).ToArray();
-            var cpu = names.Select(_ => new List<double>()).ToArray();
-            var proc = System.Diagnostics.Process.GetCurrentProcess();
-            for (int i = 0; i < r.GetValue(runs); i++)
-                for (int v = 0; v < runners.Length; v++)
-                {
-                    proc.Refresh();
-                    var c0 = proc.TotalProcessorTime;
-                    var sw = System.Diagnostics.Stopwatch.StartNew();
-                    runners[v]();
-                    wall[v].Add(sw.Elapsed.TotalMilliseconds);
-                    proc.Refresh();
-                    cpu[v].Add((proc.TotalProcessorTime - c0).TotalMilliseconds);
-                }
-            static double Median(List<double> v) { v.Sort(); return v[v.Count / 2]; }
-            for (int v = 0; v < runners.Length; v++)
-                Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"| {names[v]} | {Median(wall[v]):F1} | {Median(cpu[v]):F1} |"));
-            Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"GEMM GFLOP/s by CPU time: torch {2.0 * 2048 * 2048 * 2048 / Median(cpu[^2]) / 1e6:F1}, ORT {2.0 * 2048 * 2048 * 2048 / Median(cpu[^1]) / 1e6:F1}; unet FLOPs/image {BenchModel.CountFlops(dir).Unet.Total / 1e6:F1} M"));
-            peakTorch.Cleanup(); peakOrt.Cleanup();
-            foreach (var st in steps) st.Dispose();
-            torchStep.Dispose();
-            return 0;
-        });
-        root.Subcommands.Add(compare);
 
         return CliHost.Run(root, args);
     }

@@ -44,7 +44,7 @@ public class ParallelismBenchmarks
     public int Batch { get; set; }
 
     /// <summary>The suite's batch sizes for this benchmark.</summary>
-    public static IEnumerable<int> Batches => BenchSettings.Current.VariantBatches;
+    public static IEnumerable<int> Batches => BenchSettings.Current.ParallelismBatches;
 
     private static BenchSettings S => BenchSettings.Current;
 

@@ -82,8 +82,6 @@ public sealed record RunInfo
     public double ParityUnet { get; init; }
     /// <summary>Same for the guided step.</summary>
     public double ParityGuided { get; init; }
-    /// <summary>Max |TorchSharp - ONNX Runtime| of each graph variant's unet.onnx (batch 3).</summary>
-    public IReadOnlyDictionary<string, double> VariantParity { get; init; } = new Dictionary<string, double>();
     /// <summary>Graphs the pipelines (generation, allocation) ran: "int8" or "float32", the runtime's default for the folder on the CPU.</summary>
     public string PipelinePrecision { get; init; } = "float32";
     /// <summary>The explicit allocation measurement, or null when it did not run.</summary>
@@ -137,7 +135,6 @@ public sealed record RunInfo
             Command = $"{old.Command}` (finished {old.FinishedUtc:yyyy-MM-dd HH:mm} UTC), then `{info.Command}",
             Minutes = old.Minutes + info.Minutes,
             Allocation = info.Allocation ?? old.Allocation,
-            VariantParity = info.VariantParity.Count > 0 ? info.VariantParity : old.VariantParity,
         };
     }
 

@@ -54,7 +54,7 @@ public static class SuiteRunner
     /// <summary>Benchmark classes in the order they run.</summary>
     public static readonly Type[] Classes =
     [
-        typeof(PeakBenchmarks), typeof(StepBenchmarks), typeof(ParallelismBenchmarks), typeof(VariantBenchmarks), typeof(ThreadBenchmarks), typeof(SpinningBenchmarks), typeof(OverheadBenchmarks),
+        typeof(PeakBenchmarks), typeof(StepBenchmarks), typeof(ParallelismBenchmarks), typeof(ThreadBenchmarks), typeof(SpinningBenchmarks), typeof(OverheadBenchmarks),
         typeof(AllocationBenchmarks), typeof(GenerateBenchmarks), typeof(GenerateTuningBenchmarks), typeof(DdpmGenerateBenchmarks),
     ];
 
@@ -67,10 +67,7 @@ public static class SuiteRunner
         string modelDir = ResolveModel(o);
         var meta = BenchModel.Metadata(modelDir);
         int threads = o.Threads > 0 ? o.Threads : Hardware.PhysicalCores;
-        var settings = BenchSettings.For(o.Suite, modelDir, meta.Timesteps, threads, o.ResultsDir) with
-        {
-            VariantsDir = Path.Combine("out", "bench-variants", Path.GetFileName(Path.GetFullPath(modelDir).TrimEnd('/'))),
-        };
+        var settings = BenchSettings.For(o.Suite, modelDir, meta.Timesteps, threads, o.ResultsDir);
         var classes = Select(o.Filter, settings);
         bool int8 = File.Exists(Path.Combine(modelDir, ModelFolderLayout.UnetInt8)) && File.Exists(Path.Combine(modelDir, ModelFolderLayout.GuidedInt8));
         settings = settings with { HasInt8 = int8 };
@@ -86,15 +83,6 @@ public static class SuiteRunner
         Console.WriteLine($"bench: suite {o.Suite}, model {modelDir} ({meta.Architecture}, T = {meta.Timesteps}), {threads} threads, load {loadBefore}");
         var parity = Parity(modelDir, threads);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bench: TorchSharp vs ONNX Runtime on the same weights, max |diff| unet {parity.Unet:E2}, guided {parity.Guided:E2}"));
-
-        var variantParity = new Dictionary<string, double>(StringComparer.Ordinal);
-        if (classes.Contains(typeof(VariantBenchmarks)))
-            foreach (var v in Enum.GetValues<GraphVariant>())
-            {
-                GraphVariants.Export(modelDir, v, VariantBenchmarks.Dir(v));
-                variantParity[v.ToString()] = Parity(VariantBenchmarks.Dir(v), threads).Unet;
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bench: graph variant {v}: max |diff| vs TorchSharp {variantParity[v.ToString()]:E2}"));
-            }
 
         foreach (var type in classes)
         {
@@ -113,7 +101,7 @@ public static class SuiteRunner
         }
 
         var (unetFlops, guidedFlops) = BenchModel.CountFlops(modelDir);
-        var info = RunInfo.Create(o, settings, meta, modelDir, unetFlops.Total, guidedFlops.Total, parity, alloc, loadBefore, LoadAverage(), clock.Elapsed) with { VariantParity = variantParity, PipelinePrecision = Diffusion.Runtime.ModelMetadata.PrecisionName(precision), PresetFlopsPerImage = o.Suite == Suite.Smoke ? new Dictionary<string, long>() : BenchModel.PresetFlops() };
+        var info = RunInfo.Create(o, settings, meta, modelDir, unetFlops.Total, guidedFlops.Total, parity, alloc, loadBefore, LoadAverage(), clock.Elapsed) with { PipelinePrecision = Diffusion.Runtime.ModelMetadata.PrecisionName(precision), PresetFlopsPerImage = o.Suite == Suite.Smoke ? new Dictionary<string, long>() : BenchModel.PresetFlops() };
         var merged = RunInfo.MergeWithExisting(info, Path.Combine(o.ResultsDir, RunInfoFile), o.Filter.Count > 0);
         AtomicFile.WriteAllBytes(Path.Combine(o.ResultsDir, RunInfoFile), JsonSerializer.SerializeToUtf8Bytes(merged, RunInfo.Json));
         Summarize(o);
@@ -156,7 +144,7 @@ public static class SuiteRunner
         // the smoke run proves that every kind of benchmark runs; thread scaling and graph variants repeat the step benchmark
         var all = Classes.Where(t => (t != typeof(DdpmGenerateBenchmarks) || s.DdpmSteps > 0)
             && (s.Suite != Suite.Quick || t != typeof(SpinningBenchmarks))
-            && (s.Suite != Suite.Smoke || (t != typeof(ThreadBenchmarks) && t != typeof(SpinningBenchmarks) && t != typeof(VariantBenchmarks) && t != typeof(ParallelismBenchmarks) && t != typeof(GenerateTuningBenchmarks)))).ToArray();
+            && (s.Suite != Suite.Smoke || (t != typeof(ThreadBenchmarks) && t != typeof(SpinningBenchmarks) && t != typeof(ParallelismBenchmarks) && t != typeof(GenerateTuningBenchmarks)))).ToArray();
         if (filter.Count == 0) return all;
         var chosen = all.Where(t => filter.Any(f => t.Name.StartsWith(f, StringComparison.OrdinalIgnoreCase))).ToArray();
         var unknown = filter.Where(f => !Classes.Any(t => t.Name.StartsWith(f, StringComparison.OrdinalIgnoreCase))

@@ -45,7 +45,6 @@ public static class SummaryWriter
         Spinning(sb, r);
         Gemm(sb, r, peak);
         Parallelism(sb, r);
-        Variants(sb, r);
         return sb.ToString();
     }
 
@@ -349,25 +348,6 @@ public static class SummaryWriter
                 var baseline = r.Find("ParallelismBenchmarks", method, ("Mode", nameof(CallMode.IntraOp)), ("Batch", b));
                 sb.Append(Inv, $"| {graph} | {x.Parameters["Mode"]} | {b} | {x.MedianNs / 1e6:F2} | {x.MedianNs / 1e6 / b:F3} | {(baseline is null ? "-" : (baseline.MedianNs / x.MedianNs).ToString("F2", Inv) + "x")} |\n");
             }
-        sb.Append('\n');
-    }
-
-    private static void Variants(StringBuilder sb, BenchResults r)
-    {
-        var rows = r.Of("VariantBenchmarks").ToList();
-        if (rows.Count == 0) return;
-        sb.Append("### What was tried: graph forms and optimization levels (ONNX Runtime, unet.onnx, all cores, the runtime's default parallelism)\n\n");
-        sb.Append("Each form is exported from the same weights and checked against TorchSharp (max abs difference in the last column). ");
-        sb.Append("Speed-up is against the exporter's default form at the runtime's default level (Baseline, All) at the same batch.\n\n");
-        sb.Append("| Graph form | Level | Batch | Median ms | ms/img | Speed-up | max abs diff |\n|---|---|---:|---:|---:|---:|---:|\n");
-        foreach (var x in rows.OrderBy(x => x.Int("Batch")).ThenBy(x => x.Parameters["Variant"], StringComparer.Ordinal).ThenBy(x => x.Parameters["Level"], StringComparer.Ordinal))
-        {
-            int b = x.Int("Batch");
-            var baseline = r.Find("VariantBenchmarks", "OrtUnet", ("Variant", "Baseline"), ("Level", "All"), ("Batch", b));
-            string v = x.Parameters["Variant"];
-            string diff = r.Info.VariantParity.TryGetValue(v, out var d) ? d.ToString("E1", Inv) : "-";
-            sb.Append(Inv, $"| {v} | {x.Parameters["Level"]} | {b} | {x.MedianNs / 1e6:F2} | {x.MedianNs / 1e6 / b:F3} | {(baseline is null ? "-" : (baseline.MedianNs / x.MedianNs).ToString("F2", Inv) + "x")} | {diff} |\n");
-        }
         sb.Append('\n');
     }
 

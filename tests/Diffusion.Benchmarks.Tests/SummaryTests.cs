@@ -146,7 +146,7 @@ public sealed class SummaryTests : IDisposable
         var earlier = new RunInfo
         {
             Command = "make bench", Minutes = 30, FinishedUtc = new DateTime(2026, 1, 2, 3, 4, 0, DateTimeKind.Utc),
-            Allocation = new AllocationReport([new("ddim", 5, 1000)], 4, 980, 200, 0), VariantParity = new Dictionary<string, double> { ["Baseline"] = 1e-6 },
+            Allocation = new AllocationReport([new("ddim", 5, 1000)], 4, 980, 200, 0),
         };
         File.WriteAllBytes(path, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(earlier, RunInfo.Json));
         var partial = new RunInfo { Command = "make bench ARGS='--filter Step'", Minutes = 6 };
@@ -156,7 +156,6 @@ public sealed class SummaryTests : IDisposable
         Assert.Equal("make bench` (finished 2026-01-02 03:04 UTC), then `make bench ARGS='--filter Step'", merged.Command);
         Assert.Equal(36, merged.Minutes);
         Assert.Equal(4, merged.Allocation!.BytesPerStep);
-        Assert.Equal(1e-6, merged.VariantParity["Baseline"]);
         Assert.Same(partial, RunInfo.MergeWithExisting(partial, path, partial: false)); // a full run stands alone
     }
 
