@@ -133,7 +133,7 @@ public static class Int8Folder
         sb.Append("(QuantizeLinear / DequantizeLinear around it, which ONNX Runtime's CPU provider runs as QLinearConv); the stem, normalisation, attention, activations and guidance stay float32. ");
         sb.Append("The runtime runs them on the CPU by default (`PrecisionMode.Auto`; `--precision float32` runs the exported weights as trained). ");
         sb.Append(inv, $"Activation ranges: min / max of every convolution's input and output over {calibrationImages} forward-noised images of `{data}`'s train split ");
-        sb.Append(inv, $"(t uniform, 10% null labels, guidance scale {Int8Quantizer.Scale:G}); weights per output channel (max |w| / 127).\n\n");
+        sb.Append(inv, $"(t uniform, {ForwardProcess.DefaultNullLabelRate * 100:G}% null labels, guidance scale {Int8Quantizer.Scale:G}); weights per output channel (max |w| / 127).\n\n");
         sb.Append("| File | Convolutions | Bytes | SHA-256 | Per-step difference from float32: relative RMS / max abs |\n|---|---:|---:|---|---|\n");
         foreach (var (name, bytes, g) in built)
             sb.Append(inv, $"| {name} | {g.Convolutions} | {bytes.LongLength.ToString("N0", inv)} | `{Convert.ToHexStringLower(SHA256.HashData(bytes))}` | {g.Parity.RelativeRms:F4} / {g.Parity.MaxAbs:F3} ({g.Parity.Images} noised {g.Parity.Split} images) |\n");

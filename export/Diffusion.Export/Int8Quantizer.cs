@@ -198,10 +198,11 @@ public static class Int8Quantizer
         return new InferenceSession(bytes, so);
     }
 
-    // Batches of forward-noised images of ds (DDPM eq. 4), t uniform in [0, T), 10% null labels; yields the outputs.
+    // Batches of forward-noised images of ds (ForwardProcess, DDPM eq. 4), t uniform in [0, T), the default share of
+    // null labels; yields the outputs.
     private static IEnumerable<IDisposableReadOnlyCollection<OrtValue>> Run(InferenceSession sess, ModelMetadata meta, IdxDataset ds, int images, int seed, IReadOnlyList<string> outputs)
     {
-        var ab = meta.CreateSchedule().AlphasCumprod;
+        var schedule = meta.CreateSchedule();
         bool guided = meta.Graph == GraphKind.Guided;
         int size = meta.Channels * meta.Height * meta.Width;
         if (ds.Images.Data.Length / Math.Max(ds.Count, 1) != size)
@@ -212,15 +213,15 @@ public static class Int8Quantizer
             int n = Math.Min(Batch, images - done);
             var x = new float[n * size]; var t = new long[n]; var y = new long[n]; var sc = Enumerable.Repeat(Scale, n).ToArray();
             var eps = new float[size];
+            var x0 = new float[size];
             for (int i = 0; i < n; i++)
             {
                 int k = rng.Next(ds.Count);
                 t[i] = rng.Next(meta.Timesteps);
-                y[i] = rng.NextDouble() < 0.1 ? meta.NumClasses : ds.Labels.Data[k];
-                double a = ab[t[i]];
+                y[i] = rng.NextDouble() < ForwardProcess.DefaultNullLabelRate ? meta.NumClasses : ds.Labels.Data[k];
                 GaussianNoise.Fill((ulong)seed, done + i, 0, eps);
-                for (int p = 0; p < size; p++)
-                    x[i * size + p] = (float)(Math.Sqrt(a) * Pixels.ToModel(ds.Images.Data[k * size + p]) + Math.Sqrt(1 - a) * eps[p]);
+                for (int p = 0; p < size; p++) x0[p] = Pixels.ToModel(ds.Images.Data[k * size + p]);
+                ForwardProcess.SampleExact(schedule, (int)t[i], x0, eps, x.AsSpan(i * size, size));
             }
             var inputs = new Dictionary<string, OrtValue>(StringComparer.Ordinal)
             {

@@ -46,7 +46,7 @@ public static class ProcessFrames
         {
             if (t == Clean) { frames.Add((float[])x0.Clone()); continue; }
             var xt = new float[x0.Length];
-            Prediction.QSample(schedule, t, x0, eps, xt);
+            ForwardProcess.Sample(schedule, t, x0, eps, xt);
             frames.Add(xt);
         }
         return frames;

@@ -91,8 +91,4 @@ public static class Prediction
         float a = (float)c.A, b = (float)c.B;
         for (int i = 0; i < dst.Length; i++) dst[i] = a * first[i] + b * second[i];
     }
-
-    /// <summary>Forward process sample x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps (Ho et al. eq. 4).</summary>
-    public static void QSample(NoiseSchedule schedule, int t, ReadOnlySpan<float> x0, ReadOnlySpan<float> eps, Span<float> xt)
-        => Apply(new(schedule.SqrtAlphasCumprod[t], schedule.SqrtOneMinusAlphasCumprod[t]), x0, eps, xt);
 }

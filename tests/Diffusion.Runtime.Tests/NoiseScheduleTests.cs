@@ -122,7 +122,7 @@ public class ForwardProcessTests
             for (int d = 0; d < draws; d++)
             {
                 for (int i = 0; i < eps.Length; i++) eps[i] = Gaussian(rng);
-                Prediction.QSample(schedule, t, x0, eps, xt);
+                ForwardProcess.Sample(schedule, t, x0, eps, xt);
                 for (int i = 0; i < xt.Length; i++) { sum[i] += xt[i]; sumSq[i] += (double)xt[i] * xt[i]; }
             }
             double ab = schedule.AlphasCumprod[t], variance = 1 - ab;

@@ -29,7 +29,7 @@ public class ObjectiveTests
         for (int i = 0; i < n; i++)
         {
             var slice = new Range(i * size, (i + 1) * size);
-            Prediction.QSample(schedule, (int)ts[i], x0a[slice], epsa[slice], expXt);
+            ForwardProcess.Sample(schedule, (int)ts[i], x0a[slice], epsa[slice], expXt);
             Prediction.Apply(Prediction.Target(prediction, schedule.AlphasCumprod[ts[i]]), x0a[slice], epsa[slice], expTarget);
             for (int k = 0; k < size; k++)
             {

@@ -51,7 +51,7 @@ public static class Denoising
                 {
                     // draw = t keeps the noise of each timestep independent and reproducible
                     GaussianNoise.Fill(seed, start + j, (uint)t, eps);
-                    Prediction.QSample(schedule, t, real.Image(start + j), eps, batch.X.Slice(j * size, size));
+                    ForwardProcess.Sample(schedule, t, real.Image(start + j), eps, batch.X.Slice(j * size, size));
                     batch.Y[j] = real.Labels[start + j];
                 }
                 batch.T.Fill(t);

@@ -74,7 +74,7 @@ public sealed record TrainConfig
     /// <summary>Warm the EMA up: decay = min(ema_decay, (1 + step) / (10 + step)).</summary>
     public bool EmaWarmup { get; init; } = true;
     /// <summary>Probability that a label is replaced by the null class (classifier-free guidance).</summary>
-    public double LabelDropout { get; init; } = 0.1;
+    public double LabelDropout { get; init; } = ForwardProcess.DefaultNullLabelRate;
     /// <summary>Seed of weights, noise, timesteps, label dropout, dropout and data order.</summary>
     public long Seed { get; init; }
     /// <summary>Intra-op threads (0 = all cores).</summary>
