@@ -351,16 +351,7 @@ public static class SummaryWriter
         sb.Append('\n');
     }
 
-    /// <summary>Replaces the text between <see cref="Begin"/> and <see cref="End"/> in <paramref name="path"/> (appends both when absent).</summary>
-    /// <exception cref="InvalidInputException">Only one marker, or markers in the wrong order.</exception>
-    public static void ReplaceSection(string path, string section)
-    {
-        string text = File.Exists(path) ? File.ReadAllText(path) : "";
-        int b = text.IndexOf(Begin, StringComparison.Ordinal), e = text.IndexOf(End, StringComparison.Ordinal);
-        string block = Begin + "\n\n" + section.TrimEnd() + "\n\n" + End;
-        if (b < 0 && e < 0) text = text.TrimEnd() + (text.Length > 0 ? "\n\n" : "") + block + "\n";
-        else if (b < 0 || e < b) throw new InvalidInputException($"{path}: the results markers are broken; expected '{Begin}' then '{End}'.");
-        else text = text[..b] + block + text[(e + End.Length)..];
-        AtomicFile.WriteAllBytes(path, Encoding.UTF8.GetBytes(text));
-    }
+    /// <summary>Replaces the text between <see cref="Begin"/> and <see cref="End"/> in the README <paramref name="path"/> (<see cref="MarkedSection"/>; appended when absent).</summary>
+    /// <exception cref="InvalidInputException">No such file, or a begin marker without an end after it.</exception>
+    public static void ReplaceSection(string path, string section) => MarkedSection.Update(path, Begin, End, "\n" + section.TrimEnd() + "\n\n");
 }

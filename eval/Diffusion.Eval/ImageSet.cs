@@ -39,12 +39,8 @@ public sealed class ImageSet
     /// <summary>Converts an IDX dataset (0-255) to model space, optionally only its first <paramref name="limit"/> images.</summary>
     public static ImageSet FromIdx(IdxDataset data, int limit = 0)
     {
-        int n = limit > 0 ? Math.Min(limit, data.Count) : data.Count, size = data.Height * data.Width;
-        var px = new float[n * size];
-        Runtime.Pixels.ToModel(data.Images.Data.AsSpan(0, n * size), px);
-        var labels = new int[n];
-        for (int i = 0; i < n; i++) labels[i] = data.Labels.Data[i];
-        return new ImageSet(px, labels, data.Height, data.Width, data.Images.Path);
+        var (px, labels, _) = data.ToModel(limit);
+        return new ImageSet(px, labels.Select(l => (int)l).ToArray(), data.Height, data.Width, data.Images.Path);
     }
 
     /// <summary>Converts the images of an IDX dataset at <paramref name="indices"/> (in that order) to model space.</summary>

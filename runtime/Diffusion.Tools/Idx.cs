@@ -120,6 +120,18 @@ public sealed class IdxDataset
 
     private IdxDataset(IdxArray images, IdxArray labels) { Images = images; Labels = labels; }
 
+    /// <summary>
+    /// The first <paramref name="limit"/> images (0 = all) in model space ([-1, 1], <see cref="Runtime.Pixels.ToModel(ReadOnlySpan{byte}, Span{float})"/>),
+    /// [n * H * W], and their labels: what the trainer and the judges feed their models.
+    /// </summary>
+    public (float[] Pixels, byte[] Labels, int Count) ToModel(int limit = 0)
+    {
+        int n = limit > 0 ? Math.Min(limit, Count) : Count, size = Height * Width;
+        var pixels = new float[(long)n * size];
+        Runtime.Pixels.ToModel(Images.Data.AsSpan(0, n * size), pixels);
+        return (pixels, Labels.Data[..n], n);
+    }
+
     /// <summary>Loads and cross-checks an images file ([N, H, W]) and a labels file ([N], values below <paramref name="numClasses"/>).</summary>
     /// <exception cref="InvalidInputException">Either file is bad, the counts disagree or a label is out of range.</exception>
     public static IdxDataset Load(string imagesPath, string labelsPath, int numClasses = 10)

@@ -35,12 +35,8 @@ public sealed class ImageData : IDisposable
     /// <summary>Converts an IDX dataset (the first <paramref name="maxImages"/> images; 0 = all) to tensors on the CPU.</summary>
     public static ImageData FromIdx(IdxDataset set, int maxImages = 0)
     {
-        int n = maxImages > 0 ? Math.Min(maxImages, set.Count) : set.Count, size = set.Height * set.Width;
-        var pixels = new float[(long)n * size];
-        Pixels.ToModel(set.Images.Data.AsSpan(0, n * size), pixels);
-        var labels = new long[n];
-        for (int i = 0; i < n; i++) labels[i] = set.Labels.Data[i];
-        return new ImageData(tensor(pixels, [n, 1, set.Height, set.Width]), tensor(labels, [n]), n, set.Height, set.Width);
+        var (pixels, labels, n) = set.ToModel(maxImages);
+        return new ImageData(tensor(pixels, [n, 1, set.Height, set.Width]), tensor(labels.Select(l => (long)l).ToArray(), [n]), n, set.Height, set.Width);
     }
 
     /// <summary>Wraps existing tensors (images [N, 1, H, W] float in [-1, 1], labels [N] int64); takes ownership.</summary>
