@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Diffusion.Export.Emitters;
+using Diffusion.Onnx.Torch;
 using Diffusion.Onnx;
 using Diffusion.Runtime;
 using Diffusion.Tools.Cli;

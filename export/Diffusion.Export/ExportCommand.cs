@@ -1,5 +1,5 @@
 using System.Globalization;
-using Diffusion.Export.Emitters;
+using Diffusion.Onnx.Torch;
 using Diffusion.Onnx;
 using Diffusion.Runtime;
 using Diffusion.Train.Checkpoints;

@@ -1,4 +1,4 @@
-using Diffusion.Export.Emitters;
+using Diffusion.Onnx.Torch;
 using Diffusion.Onnx;
 using Diffusion.Onnx.Proto;
 using Diffusion.Runtime;

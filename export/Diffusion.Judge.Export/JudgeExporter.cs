@@ -1,4 +1,4 @@
-using Diffusion.Export.Emitters;
+using Diffusion.Onnx.Torch;
 using Diffusion.Onnx;
 using Diffusion.Onnx.Proto;
 using Diffusion.Runtime;
@@ -20,8 +20,8 @@ public static class JudgeExporter
     /// <summary>Symbolic batch dimension.</summary>
     public const string Batch = "batch";
 
-    /// <summary>Emitters for the judge: the exporter's torch layers plus BatchNorm2d and JudgeCnn.</summary>
-    public static EmitterRegistry Emitters() => EmitterRegistry.CreateDefault().Add(new BatchNorm2dEmitter()).Add(new JudgeCnnEmitter());
+    /// <summary>Emitters for the judge: torch's layers (BatchNorm2d among them); JudgeCnn writes its own nodes (JudgeCnn.Onnx.cs).</summary>
+    public static EmitterRegistry Emitters() => EmitterRegistry.CreateDefault();
 
     /// <summary>Builds the ONNX model of <paramref name="model"/> (which must be in eval mode).</summary>
     /// <exception cref="UnsupportedModuleException">A module without emitter (the message names its path).</exception>

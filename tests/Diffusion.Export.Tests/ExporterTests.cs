@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using Diffusion.Export.Emitters;
+using Diffusion.Onnx.Torch;
 using Diffusion.Onnx;
 using Diffusion.Runtime;
 using Diffusion.Train.Model;

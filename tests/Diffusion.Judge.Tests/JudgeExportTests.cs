@@ -76,7 +76,7 @@ public class JudgeExportTests(TrainedJudgeFixture judge) : IClassFixture<Trained
         Assert.Throws<InvalidInputException>(() => JudgeExporter.Build(model, Meta(model) with { FeatureDim = 99 }));
         // Build puts the model in eval mode itself; a BatchNorm left in training mode by hand is refused by its emitter.
         var g = new GraphBuilder();
-        var ctx = new Diffusion.Export.Emitters.ExportContext(g, JudgeExporter.Emitters());
+        var ctx = new Diffusion.Onnx.Torch.ExportContext(g, JudgeExporter.Emitters());
         model.train();
         var x = g.Input("image", Diffusion.Onnx.Proto.TensorProto.Types.DataType.Float, "batch", 1, 28, 28);
         var e = Assert.ThrowsAny<InvalidOperationException>(() => ctx.EmitRoot(model, x));

@@ -11,7 +11,7 @@ namespace Diffusion.Judge;
 /// flatten; penultimate (Linear) + relu = features [N, F]; dropout; head (Linear) = logits [N, K].
 /// Fields are named like PyTorch state_dict keys and declared in call order; the ONNX exporter walks them by name.
 /// </summary>
-public sealed class JudgeCnn : Module<Tensor, Tensor>
+public sealed partial class JudgeCnn : Module<Tensor, Tensor>
 {
     private readonly Conv2d conv1;
     private readonly BatchNorm2d bn1;

@@ -9,9 +9,10 @@ namespace Diffusion.Train.Model;
 /// Class-conditional DDPM U-Net (Ho et al. 2020; Nichol &amp; Dhariwal 2021 "improved" block layout):
 /// sinusoidal time embedding + MLP, a class embedding with a null row for classifier-free guidance,
 /// residual blocks with GroupNorm, SiLU and scale-shift conditioning, optional self-attention, skip connections.
-/// Submodules are fields named like PyTorch state_dict keys, declared in call order; the exporter walks them by name.
+/// Submodules are fields named like PyTorch state_dict keys, declared in call order. The ONNX form of every block
+/// is written beside it, in UNet.Onnx.cs, from the same fields (<see cref="Diffusion.Onnx.Torch.IOnnxModule"/>).
 /// </summary>
-public sealed class UNet : Module<Tensor, Tensor, Tensor, Tensor>
+public sealed partial class UNet : Module<Tensor, Tensor, Tensor, Tensor>
 {
     private readonly Sequential time_embed;
     private readonly Embedding label_emb;
@@ -115,7 +116,7 @@ public sealed class UNet : Module<Tensor, Tensor, Tensor, Tensor>
         return cat([cos(args), sin(args)], 1).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Frequencies f_i used by <see cref="TimestepEmbedding"/> (the exporter bakes them as a constant).</summary>
+    /// <summary>Frequencies f_i used by <see cref="TimestepEmbedding(Tensor, int)"/> (its ONNX form bakes them as a constant).</summary>
     public static float[] TimestepFrequencies(int dim)
     {
         using var scope = NewDisposeScope();
@@ -127,7 +128,7 @@ public sealed class UNet : Module<Tensor, Tensor, Tensor, Tensor>
 }
 
 /// <summary>One resolution level of the down path: residual blocks (each optionally followed by attention), then a stride-2 conv.</summary>
-public sealed class DownLevel : Module
+public sealed partial class DownLevel : Module
 {
     private readonly ModuleList<ResBlock> res;
     private readonly ModuleList<AttentionBlock> attn;
@@ -159,7 +160,7 @@ public sealed class DownLevel : Module
 }
 
 /// <summary>Bottleneck: residual block, optional attention, residual block.</summary>
-public sealed class MidBlock : Module<Tensor, Tensor, Tensor>
+public sealed partial class MidBlock : Module<Tensor, Tensor, Tensor>
 {
     private readonly ResBlock res1;
     private readonly AttentionBlock? attn;
@@ -184,7 +185,7 @@ public sealed class MidBlock : Module<Tensor, Tensor, Tensor>
 }
 
 /// <summary>One resolution level of the up path: residual blocks on [h, skip] concatenations, then nearest 2x upsample + conv.</summary>
-public sealed class UpLevel : Module
+public sealed partial class UpLevel : Module
 {
     private readonly ModuleList<ResBlock> res;
     private readonly ModuleList<AttentionBlock> attn;
@@ -219,7 +220,7 @@ public sealed class UpLevel : Module
 /// h = conv1(silu(norm1(x))); h = norm2(h) * (1 + scale) + shift with [scale, shift] = emb_proj(silu(emb));
 /// out = skip(x) + conv2(dropout(silu(h))).
 /// </summary>
-public sealed class ResBlock : Module<Tensor, Tensor, Tensor>
+public sealed partial class ResBlock : Module<Tensor, Tensor, Tensor>
 {
     private readonly GroupNorm norm1;
     private readonly Conv2d conv1;
@@ -266,7 +267,7 @@ public sealed class ResBlock : Module<Tensor, Tensor, Tensor>
 }
 
 /// <summary>Multi-head self-attention over the H x W positions: x + proj(attention(qkv(norm(x)))).</summary>
-public sealed class AttentionBlock : Module<Tensor, Tensor>
+public sealed partial class AttentionBlock : Module<Tensor, Tensor>
 {
     private readonly GroupNorm norm;
     private readonly Conv2d qkv;
@@ -300,7 +301,7 @@ public sealed class AttentionBlock : Module<Tensor, Tensor>
 }
 
 /// <summary>Stride-2 3x3 convolution, [N, C, H, W] to [N, C, H/2, W/2].</summary>
-public sealed class Downsample : Module<Tensor, Tensor>
+public sealed partial class Downsample : Module<Tensor, Tensor>
 {
     private readonly Conv2d op;
 
@@ -316,7 +317,7 @@ public sealed class Downsample : Module<Tensor, Tensor>
 }
 
 /// <summary>Nearest-neighbour 2x upsampling then 3x3 convolution, [N, C, H, W] to [N, C, 2H, 2W].</summary>
-public sealed class Upsample : Module<Tensor, Tensor>
+public sealed partial class Upsample : Module<Tensor, Tensor>
 {
     private readonly Conv2d conv;
 

@@ -1,8 +1,9 @@
 using Diffusion.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
+using static Diffusion.Onnx.OnnxHelper;
 
-namespace Diffusion.Export.Emitters;
+namespace Diffusion.Onnx.Torch;
 
 /// <summary>Conv2d as Conv (zero padding; pads written [top, left, bottom, right]).</summary>
 public sealed class Conv2dEmitter : ModuleEmitter<Conv2d>
@@ -101,7 +102,31 @@ public sealed class SequentialEmitter : ModuleEmitter<Sequential>
     protected override GraphValue[] Emit(EmitScope s, Sequential m, GraphValue[] inputs)
     {
         var h = inputs;
-        foreach (var (name, _) in m.named_children()) h = s.Call(name, h);
+        foreach (var (_, child) in m.named_children()) h = s.Call(child, h);
         return h;
+    }
+}
+
+/// <summary>
+/// BatchNorm2d in eval mode as BatchNormalization (inference form: running mean and variance, as torch.onnx
+/// writes it): y = (x - running_mean) / sqrt(running_var + eps) * weight + bias, per channel.
+/// </summary>
+public sealed class BatchNorm2dEmitter : ModuleEmitter<BatchNorm2d>
+{
+    /// <inheritdoc/>
+    protected override GraphValue[] Emit(EmitScope s, BatchNorm2d m, GraphValue[] inputs)
+    {
+        var x = inputs[0];
+        if (m.training) throw new UnsupportedModuleException(s.DisplayPath, "BatchNorm2d must be in eval mode to export (call model.eval())");
+        if (m.running_mean is null || m.running_var is null)
+            throw new UnsupportedModuleException(s.DisplayPath, "BatchNorm2d without running statistics (track_running_stats = false) is not supported");
+        long c = m.num_features;
+        var weight = m.affine ? s.Parameter("weight") : s.Graph.Constant(Enumerable.Repeat(1f, (int)c).ToArray(), c);
+        var bias = m.affine ? s.Parameter("bias") : s.Graph.Constant(new float[c], c);
+        var mean = s.Buffer("running_mean");
+        var var = s.Buffer("running_var");
+        if (s.Module.named_buffers(recurse: false).Any(b => b.name == "num_batches_tracked")) s.SkipBuffer("num_batches_tracked"); // training-only counter
+        return s.Graph.AddNode("BatchNormalization", [x, weight, bias, mean, var], [(x.Type, x.Shape)],
+            MakeAttribute("epsilon", (float)m.eps), MakeAttribute("momentum", (float)(1 - (m.momentum ?? 0.1))));
     }
 }

@@ -2,7 +2,7 @@ using Diffusion.Onnx;
 using TorchSharp;
 using static TorchSharp.torch.nn;
 
-namespace Diffusion.Export.Emitters;
+namespace Diffusion.Onnx.Torch;
 
 /// <summary>Writes the ONNX nodes of one TorchSharp module type.</summary>
 public interface IModuleEmitter
@@ -14,6 +14,20 @@ public interface IModuleEmitter
     /// <param name="scope">The module, its path in the tree and access to its children and parameters.</param>
     /// <param name="inputs">Values the module's forward takes, in order.</param>
     GraphValue[] Emit(EmitScope scope, GraphValue[] inputs);
+}
+
+/// <summary>
+/// A module of a model that writes its own ONNX nodes, beside its <c>forward</c> and in the same op order, reaching
+/// its children through typed references (<see cref="EmitScope.Call(Module, GraphValue[])"/>,
+/// <see cref="EmitScope.Enter{T}(Module, Func{EmitScope, T})"/>): the model's structure is then decided once, in its
+/// constructor. Torch's own layers have emitters in <see cref="EmitterRegistry"/> instead.
+/// </summary>
+public interface IOnnxModule
+{
+    /// <summary>Adds the module's computation to <see cref="EmitScope.Graph"/> and returns its outputs.</summary>
+    /// <param name="scope">This module's scope: its path, its children and parameters.</param>
+    /// <param name="inputs">Values the module's forward takes, in order.</param>
+    GraphValue[] EmitOnnx(EmitScope scope, GraphValue[] inputs);
 }
 
 /// <summary>Base class of emitters for <typeparamref name="TModule"/>: mirrors that module's <c>forward</c>, in the same op order.</summary>
@@ -47,17 +61,15 @@ public sealed class UnsupportedModuleException : InvalidOperationException
     public string ModulePath { get; }
 }
 
-/// <summary>Emitters by module type. <see cref="CreateDefault"/> holds one per module type of the U-Net.</summary>
+/// <summary>Emitters of torch's layers by module type (<see cref="CreateDefault"/>); a model's own blocks implement <see cref="IOnnxModule"/>.</summary>
 public sealed class EmitterRegistry
 {
     private readonly Dictionary<Type, IModuleEmitter> byType = [];
 
-    /// <summary>All emitters of this project: torch layers and the U-Net's own blocks.</summary>
+    /// <summary>The emitters of the torch layers this project's models use.</summary>
     public static EmitterRegistry CreateDefault() => new EmitterRegistry()
         .Add(new Conv2dEmitter()).Add(new LinearEmitter()).Add(new GroupNormEmitter()).Add(new EmbeddingEmitter())
-        .Add(new SiLUEmitter()).Add(new DropoutEmitter()).Add(new SequentialEmitter())
-        .Add(new ResBlockEmitter()).Add(new AttentionBlockEmitter()).Add(new DownsampleEmitter()).Add(new UpsampleEmitter())
-        .Add(new MidBlockEmitter()).Add(new DownLevelEmitter()).Add(new UpLevelEmitter()).Add(new UNetEmitter());
+        .Add(new SiLUEmitter()).Add(new DropoutEmitter()).Add(new SequentialEmitter()).Add(new BatchNorm2dEmitter());
 
     /// <summary>Registers (or replaces) the emitter for its module type.</summary>
     public EmitterRegistry Add(IModuleEmitter emitter)
@@ -81,8 +93,9 @@ public sealed class EmitterRegistry
 }
 
 /// <summary>
-/// State of one graph export: the builder, the registry, the U-Net skip stack (the graph's counterpart of
-/// <c>UNet.forward</c>'s <c>hs</c> list) and the bookkeeping that proves every module and parameter was used.
+/// State of one graph export: the builder, the registry, every module's path in the tree (found by reference, so
+/// a model's emitter names its children by field, not by string) and the bookkeeping that proves every module and
+/// parameter was used.
 /// </summary>
 public sealed class ExportContext
 {
@@ -90,6 +103,7 @@ public sealed class ExportContext
     internal readonly HashSet<string> EmittedModules = new(StringComparer.Ordinal);
     internal readonly HashSet<string> ExportedParameters = new(StringComparer.Ordinal);
     internal readonly HashSet<string> ExportedBuffers = new(StringComparer.Ordinal);
+    private readonly Dictionary<Module, string> paths = new(ReferenceEqualityComparer.Instance);
 
     /// <summary>Creates a context writing to <paramref name="graph"/>.</summary>
     public ExportContext(GraphBuilder graph, EmitterRegistry registry) { Graph = graph; Registry = registry; }
@@ -99,9 +113,6 @@ public sealed class ExportContext
 
     /// <summary>Emitters by module type.</summary>
     public EmitterRegistry Registry { get; }
-
-    /// <summary>Skip connections pushed by the down path and popped by the up path.</summary>
-    public List<GraphValue> Skips { get; } = [];
 
     /// <summary>
     /// A value computed once per graph and reused (e.g. SiLU of the shared embedding, which every residual block
@@ -120,9 +131,13 @@ public sealed class ExportContext
     /// <exception cref="UnsupportedModuleException">A module type without emitter, or a module or parameter its parent's emitter ignored; the message names its path.</exception>
     public GraphValue[] EmitRoot(Module root, params GraphValue[] inputs)
     {
+        paths.Clear();
         foreach (var (path, m) in Tree(root))
-            if (!EmitterRegistry.IsContainer(m.GetType()) && Registry.Find(m.GetType()) is null)
+        {
+            paths[m] = path;
+            if (!EmitterRegistry.IsContainer(m.GetType()) && Registry.Find(m.GetType()) is null && m is not IOnnxModule)
                 throw new UnsupportedModuleException(EmitScope.Display(path), $"no ONNX emitter for module type {m.GetType().Name}");
+        }
         var outputs = Emit("", root, inputs);
         foreach (var (path, m) in Tree(root))
             if (!EmitterRegistry.IsContainer(m.GetType()) && !EmittedModules.Contains(path))
@@ -146,13 +161,25 @@ public sealed class ExportContext
     }
 
     internal GraphValue[] Emit(string path, Module module, GraphValue[] inputs)
+        => Enter(path, module, scope => Registry.Find(module.GetType()) is { } emitter ? emitter.Emit(scope, inputs)
+            : module is IOnnxModule own ? own.EmitOnnx(scope, inputs)
+            : throw new UnsupportedModuleException(EmitScope.Display(path), $"no ONNX emitter for module type {module.GetType().Name}"));
+
+    // the module's bookkeeping (emitted once) and name scope around its nodes
+    internal T Enter<T>(string path, Module module, Func<EmitScope, T> emit)
     {
-        var emitter = Registry.Find(module.GetType())
-            ?? throw new UnsupportedModuleException(EmitScope.Display(path), $"no ONNX emitter for module type {module.GetType().Name}");
         if (!EmittedModules.Add(path))
             throw new UnsupportedModuleException(EmitScope.Display(path), "module emitted twice");
         using (Graph.PushScope(path))
-            return emitter.Emit(new EmitScope(this, path, module), inputs);
+            return emit(new EmitScope(this, path, module));
+    }
+
+    // the path of a module of the tree being exported, by reference
+    internal string PathOf(Module module, string parent)
+    {
+        if (!paths.TryGetValue(module, out var path))
+            throw new UnsupportedModuleException(EmitScope.Display(parent), $"a {module.GetType().Name} that is not registered in the exported tree");
+        return path;
     }
 }
 
@@ -180,31 +207,32 @@ public sealed class EmitScope
 
     private string Join(string child) => Path.Length == 0 ? child : $"{Path}.{child}";
 
-    private Module? Find(string child)
+    // a direct child of this module (or an element of a child list, "res.0"), by reference
+    private string ChildPath(Module child)
     {
-        Module? m = Module;
-        foreach (var part in child.Split('.'))
-            m = m?.named_children().FirstOrDefault(c => c.name == part).module;
-        return m;
+        string path = Context.PathOf(child, Path);
+        string rest = Path.Length == 0 ? path : path.StartsWith(Path + ".", StringComparison.Ordinal) ? path[(Path.Length + 1)..] : "";
+        if (rest.Length == 0 || rest.Split('.') is not ([_] or [_, _]))
+            throw new UnsupportedModuleException(DisplayPath, $"{Display(path)} is not a child of {Module.GetType().Name}");
+        return path;
     }
 
-    /// <summary>True when the child (e.g. "skip", "res.1") is registered.</summary>
-    public bool Has(string child) => Find(child) is not null;
-
-    /// <summary>Number of children of the child container <paramref name="child"/> (0 when absent).</summary>
-    public int Count(string child) => Find(child)?.named_children().Count() ?? 0;
-
-    /// <summary>Emits the child module <paramref name="child"/> on <paramref name="inputs"/>.</summary>
-    /// <exception cref="UnsupportedModuleException">No such child.</exception>
-    public GraphValue[] Call(string child, params GraphValue[] inputs)
-    {
-        var m = Find(child) ?? throw new UnsupportedModuleException(Join(child), $"{Module.GetType().Name} has no child module '{child}'");
-        return Context.Emit(Join(child), m, inputs);
-    }
+    /// <summary>Emits the child module <paramref name="child"/> (a field of this module, or an element of a child list) on <paramref name="inputs"/>.</summary>
+    /// <exception cref="UnsupportedModuleException">Not a child of this module.</exception>
+    public GraphValue[] Call(Module child, params GraphValue[] inputs) => Context.Emit(ChildPath(child), child, inputs);
 
     /// <summary>Emits a child with a single output.</summary>
-    public GraphValue Call1(string child, params GraphValue[] inputs) => Call(child, inputs) is [var only] ? only
-        : throw new InvalidOperationException($"{Join(child)}: expected one output.");
+    public GraphValue Call1(Module child, params GraphValue[] inputs) => Call(child, inputs) is [var only] ? only
+        : throw new InvalidOperationException($"{ChildPath(child)}: expected one output.");
+
+    /// <summary>
+    /// Emits a child through its own typed method (one that takes more than graph values, e.g. the U-Net's skip list),
+    /// with the same bookkeeping and name scope as <see cref="Call(Module, GraphValue[])"/>.
+    /// </summary>
+    public T Enter<T>(Module child, Func<EmitScope, T> emit) => Context.Enter(ChildPath(child), child, emit);
+
+    /// <summary>Memoised value of the export (<see cref="ExportContext.Memo"/>).</summary>
+    public GraphValue Memo(string key, Func<GraphValue> make) => Context.Memo(key, make);
 
     /// <summary>True when the module has its own parameter <paramref name="name"/> (e.g. a bias).</summary>
     public bool HasParameter(string name) => Module.named_parameters(recurse: false).Any(p => p.name == name);

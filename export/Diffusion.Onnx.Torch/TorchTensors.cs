@@ -2,7 +2,7 @@ using Diffusion.Onnx;
 using Diffusion.Onnx.Proto;
 using TorchSharp;
 
-namespace Diffusion.Export;
+namespace Diffusion.Onnx.Torch;
 
 /// <summary>TorchSharp tensors to ONNX tensors (the onnx.helper <c>make_tensor</c> step for a torch tensor).</summary>
 public static class TorchTensors
