@@ -123,6 +123,46 @@ public class ArchitectureTests
     }
 
     [Fact]
+    public void TheTorchBridge_KnowsNoModelOfOurs()
+    {
+        // the U-Net and the judge write their own nodes (IOnnxModule, beside their forward); the bridge only walks trees
+        var bridge = s_projects.Value.Single(p => p.Path == "export/Diffusion.Onnx.Torch/Diffusion.Onnx.Torch.csproj");
+        Assert.Equal(["export/Diffusion.Onnx/Diffusion.Onnx.csproj"], bridge.References);
+    }
+
+    // Each top-level folder's README says what lives there and what it may depend on: a table naming every project of
+    // the folder, whose "may depend on" column names every project it references (so the README cannot drift).
+    [Theory]
+    [InlineData("train")]
+    [InlineData("export")]
+    [InlineData("runtime")]
+    [InlineData("eval")]
+    [InlineData("benchmarks")]
+    [InlineData("tests")]
+    public void EveryFolderReadme_SaysWhatLivesThere_AndWhatEachProjectMayDependOn(string folder)
+    {
+        string readme = Path.Combine(TinyModels.RepoRoot(), folder, "README.md");
+        Assert.True(File.Exists(readme), $"{folder}/README.md is missing");
+        string text = File.ReadAllText(readme);
+        int at = text.IndexOf("## What lives here", StringComparison.Ordinal);
+        Assert.True(at >= 0, $"{folder}/README.md has no '## What lives here' section");
+        var rows = text[at..].Split('\n').SkipWhile(l => !l.StartsWith('|')).TakeWhile(l => l.StartsWith('|'))
+            .Select(l => l.Split('|', StringSplitOptions.TrimEntries)).Where(c => c.Length > 3 && c[1].StartsWith('`')).ToList();
+        foreach (var p in s_projects.Value.Where(p => p.Path.StartsWith(folder + "/", StringComparison.Ordinal)))
+        {
+            var row = rows.FirstOrDefault(c => c[1].Contains($"`{p.Name}`", StringComparison.Ordinal));
+            Assert.True(row is not null, $"{folder}/README.md's table does not name {p.Name}");
+            if (p.IsTest) continue; // a test project's column names what it tests through
+            foreach (var r in p.References)
+            {
+                string name = Path.GetFileNameWithoutExtension(r), shortName = name.StartsWith("Diffusion.", StringComparison.Ordinal) ? name["Diffusion.".Length..] : name;
+                Assert.True(System.Text.RegularExpressions.Regex.IsMatch(row![^2], $@"(^|[\s,(]){System.Text.RegularExpressions.Regex.Escape(shortName)}($|[\s,)])"),
+                    $"{folder}/README.md: {p.Name} references {name}, which its 'may depend on' column ({row[^2]}) does not name");
+            }
+        }
+    }
+
+    [Fact]
     public void NoLibraryDependsOnTorchSharp_UnlessItIsATrainingOrExportStage()
     {
         // TorchSharp belongs to train/, export/ (except the dependency-free ONNX builder), the study and the
