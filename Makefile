@@ -58,7 +58,8 @@ int8: torchsharp data ## (re)write the int8 graphs of an exported folder, calibr
 generate: ## sample images from an exported model with ONNX Runtime (default models/mnist); ARGS passes flags
 	dotnet run --project runtime/Diffusion.Generate.Cli $(RUN_FLAGS) -- generate $(ARGS)
 
-pack-runtime: ## NuGet package of the runtime into artifacts/packages
+pack-runtime: ## NuGet packages of the runtime and its core into artifacts/packages
+	dotnet pack runtime/Diffusion.Core $(DOTNET_FLAGS) -o artifacts/packages
 	dotnet pack runtime/Diffusion.Runtime $(DOTNET_FLAGS) -o artifacts/packages
 
 sample: pack-runtime ## build and run runtime/samples/HelloDiffusion against the packed NuGet package; ARGS passes flags

@@ -88,12 +88,42 @@ public class ArchitectureTests
     }
 
     [Fact]
-    public void TheRuntimePackage_ReferencesNoProject_AndOnlyOnnxRuntime()
+    public void TheRuntimePackage_ReferencesOnlyTheCore_AndOnlyOnnxRuntime()
     {
         var runtime = s_projects.Value.Single(p => p.Path == "runtime/Diffusion.Runtime/Diffusion.Runtime.csproj");
-        Assert.Empty(runtime.References);
+        Assert.Equal(["runtime/Diffusion.Core/Diffusion.Core.csproj"], runtime.References);
         Assert.Empty(runtime.LinkedSources);
         Assert.All(runtime.Packages, p => Assert.StartsWith("Microsoft.ML.OnnxRuntime", p, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void TheCore_DependsOnNothing()
+    {
+        var core = s_projects.Value.Single(p => p.Path == "runtime/Diffusion.Core/Diffusion.Core.csproj");
+        Assert.Empty(core.References);
+        Assert.Empty(core.Packages);
+        Assert.Empty(core.LinkedSources);
+    }
+
+    // The trainer and the judge's trainer build on the core: ONNX Runtime is not in their graph (issue 14).
+    [Theory]
+    [InlineData("train/Diffusion.Train/Diffusion.Train.csproj")]
+    [InlineData("train/Diffusion.Judge/Diffusion.Judge.csproj")]
+    public void TrainingNeverSeesOnnxRuntime(string project)
+    {
+        var byPath = s_projects.Value.ToDictionary(p => p.Path);
+        var seen = new HashSet<string>();
+        var stack = new Stack<string>([project]);
+        while (stack.Count > 0)
+        {
+            var p = byPath[stack.Pop()];
+            Assert.DoesNotContain(p.Packages, n => n.StartsWith("Microsoft.ML.OnnxRuntime", StringComparison.Ordinal));
+            Assert.NotEqual("runtime/Diffusion.Runtime/Diffusion.Runtime.csproj", p.Path);
+            foreach (var r in p.References) if (seen.Add(r)) stack.Push(r);
+        }
+        string assets = Path.Combine(TinyModels.RepoRoot(), Path.GetDirectoryName(project)!, "obj", "project.assets.json");
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(assets));
+        Assert.DoesNotContain(doc.RootElement.GetProperty("libraries").EnumerateObject(), l => l.Name.StartsWith("Microsoft.ML.OnnxRuntime", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -109,7 +139,7 @@ public class ArchitectureTests
     public void TheRuntimePackage_ShipsNoToolCode()
     {
         string[] toolTypes = ["AtomicFile", "Idx", "IdxArray", "IdxDataset", "MarkedSection", "MachineInfo", "JudgeMetadata", "CliRunner", "CliHost"];
-        var shipped = typeof(Diffusion.Runtime.Generation.DiffusionPipeline).Assembly.GetTypes().Select(t => t.Name).ToHashSet();
+        var shipped = typeof(Diffusion.Runtime.Generation.DiffusionPipeline).Assembly.GetTypes().Concat(typeof(NoiseSchedule).Assembly.GetTypes()).Select(t => t.Name).ToHashSet();
         foreach (var t in toolTypes) Assert.DoesNotContain(t, shipped);
         Assert.DoesNotContain(typeof(Diffusion.Runtime.Generation.DiffusionPipeline).Assembly.GetReferencedAssemblies(), a => a.Name == "System.CommandLine");
     }
@@ -240,7 +270,7 @@ public class ArchitectureTests
     {
         var names = Constants(typeof(ModelFolderLayout));
         Assert.Contains("unet.onnx", names);
-        AssertSpelledOnlyBy("runtime/Diffusion.Runtime/ModelFolderLayout.cs", nameof(ModelFolderLayout), names);
+        AssertSpelledOnlyBy("runtime/Diffusion.Core/ModelFolderLayout.cs", nameof(ModelFolderLayout), names);
     }
 
     [Fact]
@@ -267,7 +297,7 @@ public class ArchitectureTests
         // a list of them; any of these outside UNetSignature is a second definition
         var uses = new System.Text.RegularExpressions.Regex(
             @"(Input|Output|BindInput|BindOutput)\(\s*""(x|t|y|scale|out)""|\[""(x|t|y|scale|out)""\]|""x"",\s*""t""|Input\([^;]*""batch""");
-        string owner = "runtime/Diffusion.Runtime/UNetSignature.cs", root = TinyModels.RepoRoot();
+        string owner = "runtime/Diffusion.Core/UNetSignature.cs", root = TinyModels.RepoRoot();
         var hits = new List<string>();
         foreach (var rel in ProductSources().Where(r => r != owner))
         {

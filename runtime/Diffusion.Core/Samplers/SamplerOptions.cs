@@ -10,7 +10,7 @@ public sealed record SamplerOptions
     /// Defaults for image models ([-1, 1] pixels): <see cref="Default"/> with predicted x0 clipped to [-1, 1], as
     /// diffusers' pixel-space schedulers do (clip_sample = True). Without it, an epsilon model's first trailing step
     /// at t = T - 1, where alpha_bar is nearly 0 (the cosine schedule clips beta at 0.999), divides its small
-    /// epsilon error by sqrt(alpha_bar) and the samples blow up. <see cref="Generation.GenerationRequest"/>, the generate CLI
+    /// epsilon error by sqrt(alpha_bar) and the samples blow up. the runtime's `GenerationRequest`, the generate CLI
     /// and the evaluator use these.
     /// </summary>
     public static SamplerOptions Images { get; } = new() { ClipSample = true };
