@@ -1,3 +1,4 @@
+using Diffusion.Tools;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -66,9 +67,8 @@ public static class BenchModel
     /// <exception cref="InvalidInputException">No card or no unet_config in it.</exception>
     public static UNetConfig ReadConfig(string modelDir)
     {
-        string card = Path.Combine(modelDir, ModelFolderLayout.CardJson);
-        if (!File.Exists(card)) throw new InvalidInputException($"{card}: not found; the benchmark needs the model card that `export` writes beside the .onnx files.");
-        var node = JsonNode.Parse(File.ReadAllText(card))?["unet_config"]
+        string card = ModelCard.JsonPath(modelDir);
+        var node = ModelCard.ReadJson(modelDir)["unet_config"]
             ?? throw new InvalidInputException($"{card}: no 'unet_config'; expected a card written by `export`.");
         return node.Deserialize<UNetConfig>() ?? throw new InvalidInputException($"{card}: 'unet_config' is empty.");
     }

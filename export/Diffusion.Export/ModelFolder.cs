@@ -60,21 +60,18 @@ public static class ModelFolder
         long parameters = model.ParameterCount();
         var card = CardJsonNode(model.Config, unet, metadata, configJson, source, parameters, unetFlops, guidedFlops,
             [(ModelFolderLayout.Unet, unetBytes), (ModelFolderLayout.Guided, guidedBytes)]);
-        string json = card.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
         string md = CardMarkdownText(card, metadata);
 
-        var files = new (string Name, byte[] Bytes)[]
-        {
-            (ModelFolderLayout.Unet, unetBytes), (ModelFolderLayout.Guided, guidedBytes),
-            (ModelFolderLayout.CardJson, Encoding.UTF8.GetBytes(json)), (ModelFolderLayout.CardMarkdown, Encoding.UTF8.GetBytes(md)),
-        };
         var written = new List<string>();
-        foreach (var (name, bytes) in files)
+        foreach (var (name, bytes) in new[] { (ModelFolderLayout.Unet, unetBytes), (ModelFolderLayout.Guided, guidedBytes) })
         {
             string path = Path.Combine(outDir, name);
             AtomicFile.WriteAllBytes(path, bytes);
             written.Add(path);
         }
+        ModelCard.Write(outDir, md, card);
+        written.Add(ModelCard.JsonPath(outDir));
+        written.Add(ModelCard.MarkdownPath(outDir));
         return new ExportResult(written, parameters, unetFlops, guidedFlops, metadata.Dataset);
     }
 

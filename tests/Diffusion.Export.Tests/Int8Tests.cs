@@ -78,7 +78,7 @@ public sealed class Int8Tests : CommandTestBase
             Assert.Equal("test", entry["parity"]!["split"]!.GetValue<string>());
         }
         string md = File.ReadAllText(Path.Combine(Out, "model-card.md"));
-        Assert.Contains(Int8Folder.Begin, md);
+        Assert.Contains(ModelCard.Int8Begin, md);
         Assert.Contains("unet-guided-int8.onnx", md);
 
         // the runtime: int8 on the CPU by default, float32 on request

@@ -266,6 +266,21 @@ public class ArchitectureTests
         [.. owner.GetFields().Where(f => f.IsLiteral && f.FieldType == typeof(string)).Select(f => (string)f.GetRawConstantValue()!)];
 
     [Fact]
+    public void ModelCardMarkers_AreSpelledOnlyByTheirOwner()
+    {
+        var names = Constants(typeof(Diffusion.Tools.ModelCard));
+        Assert.Equal(4, names.Count);
+        AssertSpelledOnlyBy("runtime/Diffusion.Tools/ModelCard.cs", nameof(Diffusion.Tools.ModelCard), names);
+        // and no other writer of the card files: export, the int8 graphs, eval and the benchmarks' reader go through
+        // ModelCard; the benchmarks only check that a folder holds one
+        string root = TinyModels.RepoRoot();
+        string[] allowed = ["runtime/Diffusion.Tools/ModelCard.cs", "benchmarks/Diffusion.Benchmarks/SuiteRunner.cs"];
+        var writers = ProductSources().Where(r => !allowed.Contains(r))
+            .Where(r => File.ReadAllText(Path.Combine(root, r)) is var t && (t.Contains("ModelFolderLayout.CardJson", StringComparison.Ordinal) || t.Contains("ModelFolderLayout.CardMarkdown", StringComparison.Ordinal))).ToList();
+        Assert.True(writers.Count == 0, "writes the model card around Tools.ModelCard: " + string.Join(", ", writers));
+    }
+
+    [Fact]
     public void ModelFolderFileNames_AreSpelledOnlyByTheirOwner()
     {
         var names = Constants(typeof(ModelFolderLayout));
