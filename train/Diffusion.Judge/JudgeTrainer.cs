@@ -1,3 +1,4 @@
+using Diffusion.Train.Optim;
 using System.Diagnostics;
 using Diffusion.Runtime;
 using TorchSharp;
@@ -84,7 +85,10 @@ public static class JudgeTrainer
         int stepsPerEpoch = n / batch; // drop the last partial batch: BatchNorm statistics stay well defined
         long totalSteps = (long)stepsPerEpoch * options.Epochs, warmup = Math.Max(1, totalSteps / 30);
 
-        using var opt = optim.AdamW(model.parameters(), options.LearningRate, weight_decay: options.WeightDecay);
+        // the diffusion trainer's pieces: warm-up for the first ~3% of steps, then cosine decay to 0 (Loshchilov & Hutter
+        // 2017), and AdamW without clipping
+        var schedule = new LearningRateSchedule(options.LearningRate, 0, (int)warmup, totalSteps);
+        using var opt = new OptimizerSetup(model, schedule, options.WeightDecay, gradClip: 0);
         var order = Enumerable.Range(0, n).ToArray();
         var xs = new float[batch * Pixels784];
         var ys = new long[batch];
@@ -106,12 +110,8 @@ public static class JudgeTrainer
                     Shift(train.Images.Data.AsSpan(i * Pixels784, Pixels784), dx, dy, xs.AsSpan(b * Pixels784, Pixels784));
                     ys[b] = train.Labels.Data[i];
                 }
-                // Warm-up for the first ~3% of steps, then cosine decay to 0 (Loshchilov & Hutter 2017).
-                double lr = step < warmup
-                    ? options.LearningRate * (step + 1) / warmup
-                    : options.LearningRate * 0.5 * (1 + Math.Cos(Math.PI * (step - warmup) / Math.Max(1, totalSteps - warmup)));
-                foreach (var g in opt.ParamGroups) g.LearningRate = lr;
-                lossSum += TrainStep(model, opt, xs, ys, batch);
+                var (loss, lr) = TrainStep(model, opt, step, xs, ys, batch);
+                lossSum += loss;
                 progress?.Invoke(new JudgeProgress(epoch, s + 1, stepsPerEpoch, lossSum / (s + 1), lr,
                     (s + 1) * batch / Math.Max(1e-9, epochClock.Elapsed.TotalSeconds)));
             }
@@ -120,16 +120,14 @@ public static class JudgeTrainer
         return (model, sw.Elapsed.TotalSeconds);
     }
 
-    private static double TrainStep(JudgeCnn model, optim.Optimizer opt, float[] xs, long[] ys, int batch)
+    private static (double Loss, double Lr) TrainStep(JudgeCnn model, OptimizerSetup opt, long step, float[] xs, long[] ys, int batch)
     {
         using var scope = NewDisposeScope();
         var x = tensor(xs, [batch, 1, Side, Side]);
         var y = tensor(ys, [batch]);
-        opt.zero_grad();
         var loss = nn.functional.cross_entropy(model.forward(x), y);
-        loss.backward();
-        opt.step();
-        return loss.item<float>();
+        var (lr, _) = opt.Step(loss, step);
+        return (loss.item<float>(), lr);
     }
 
     /// <summary>
