@@ -50,16 +50,14 @@ public static class BenchModel
         torch.manual_seed(0);
         using var model = new UNet(UNetConfig.Preset(preset));   // its constructor initialises the GroupNorms (UNet.InitializeNorms)
         model.eval();
-        var schedule = NoiseScheduleKind.Cosine;
         var meta = new ModelMetadata
         {
             Dataset = "mnist",
             ClassNames = Enumerable.Range(0, 10).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray(),
             Channels = model.Config.InChannels, Height = model.Config.ImageSize, Width = model.Config.ImageSize,
-            NumClasses = model.Config.NumClasses, Timesteps = timesteps, Schedule = schedule,
-            ScheduleParameters = new NoiseSchedule(schedule, timesteps).Parameters, Prediction = PredictionType.Epsilon,
+            NumClasses = model.Config.NumClasses, Prediction = PredictionType.Epsilon,
             Ema = false, ConfigSha256 = "untrained", SourceCommit = "untrained", Architecture = preset,
-        };
+        }.WithSchedule(new ScheduleSpec(NoiseScheduleKind.Cosine, timesteps));
         return ModelFolder.Write(model, meta, null, dir, new ExportSource($"untrained-{preset}"));
     }
 
@@ -128,9 +126,8 @@ public static class BenchModel
             var meta = new ModelMetadata
             {
                 Channels = model.Config.InChannels, Height = model.Config.ImageSize, Width = model.Config.ImageSize,
-                NumClasses = model.Config.NumClasses, Timesteps = 1000, Schedule = NoiseScheduleKind.Cosine,
-                ScheduleParameters = new NoiseSchedule(NoiseScheduleKind.Cosine, 1000).Parameters,
-            };
+                NumClasses = model.Config.NumClasses,
+            }.WithSchedule(new ScheduleSpec(NoiseScheduleKind.Cosine, 1000));
             result[preset] = FlopCounter.Count(UNetExporter.Build(model, meta, GraphKind.Unet)).Total;
         }
         return result;

@@ -94,12 +94,14 @@ public sealed record ModelMetadata
     public static string PrecisionName(GraphPrecision precision) => precision == GraphPrecision.Int8 ? "int8" : "float32";
 
     /// <summary>Rebuilds the noise schedule this model was trained with.</summary>
-    public NoiseSchedule CreateSchedule()
-    {
-        double Get(string k, double d) => ScheduleParameters.TryGetValue(k, out var v) ? v : d;
-        return new NoiseSchedule(Schedule, Timesteps, Get("beta_start", NoiseSchedule.DefaultBetaStart),
-            Get("beta_end", NoiseSchedule.DefaultBetaEnd), Get("s", NoiseSchedule.DefaultCosineS));
-    }
+    public NoiseSchedule CreateSchedule() => ScheduleSpec.Create();
+
+    /// <summary>The schedule this model was trained with, as a value (<see cref="Schedule"/>, <see cref="Timesteps"/>, <see cref="ScheduleParameters"/>).</summary>
+    public ScheduleSpec ScheduleSpec => ScheduleSpec.FromMetadata(Schedule, Timesteps, ScheduleParameters);
+
+    /// <summary>This metadata with the schedule fields set from <paramref name="spec"/>.</summary>
+    public ModelMetadata WithSchedule(ScheduleSpec spec)
+        => this with { Schedule = spec.Kind, Timesteps = spec.Timesteps, ScheduleParameters = spec.MetadataParameters };
 
     /// <summary>Key/value pairs for ONNX metadata_props, sorted by key (deterministic output).</summary>
     public SortedDictionary<string, string> ToProperties()

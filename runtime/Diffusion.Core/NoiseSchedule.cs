@@ -109,10 +109,11 @@ public sealed class NoiseSchedule
             PosteriorLogVarianceClipped[i] = Math.Log(i == 0 ? (n > 1 ? PosteriorVariance[1] : Betas[0]) : PosteriorVariance[i]);
     }
 
-    /// <summary>The parameters that, with <see cref="Kind"/> and <see cref="T"/>, rebuild this schedule (for metadata).</summary>
-    public IReadOnlyDictionary<string, double> Parameters => Kind == NoiseScheduleKind.Cosine
-        ? new SortedDictionary<string, double> { ["s"] = CosineS, ["max_beta"] = DefaultMaxBeta }
-        : new SortedDictionary<string, double> { ["beta_start"] = BetaStart, ["beta_end"] = BetaEnd };
+    /// <summary>The spec this schedule was computed from.</summary>
+    public ScheduleSpec Spec => new(Kind, T, BetaStart, BetaEnd, CosineS);
+
+    /// <summary>The parameters that, with <see cref="Kind"/> and <see cref="T"/>, rebuild this schedule (metadata's schedule_params: <see cref="ScheduleSpec.MetadataParameters"/>).</summary>
+    public IReadOnlyDictionary<string, double> Parameters => Spec.MetadataParameters;
 
     /// <summary>Lower-case schedule name as used in configs and metadata.</summary>
     public static string Name(NoiseScheduleKind kind) => kind.ToString().ToLowerInvariant();

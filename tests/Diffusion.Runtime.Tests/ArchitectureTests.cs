@@ -266,6 +266,10 @@ public class ArchitectureTests
         [.. owner.GetFields().Where(f => f.IsLiteral && f.FieldType == typeof(string)).Select(f => (string)f.GetRawConstantValue()!)];
 
     [Fact]
+    public void ScheduleParameterKeys_AreSpelledOnlyByTheirOwner()
+        => AssertSpelledOnlyBy("runtime/Diffusion.Core/ScheduleSpec.cs", nameof(ScheduleSpec), ["beta_start", "beta_end", "max_beta", "cosine_s"]);
+
+    [Fact]
     public void ModelCardMarkers_AreSpelledOnlyByTheirOwner()
     {
         var names = Constants(typeof(Diffusion.Tools.ModelCard));

@@ -141,4 +141,34 @@ public class ForwardProcessTests
         double u1 = 1.0 - rng.NextDouble(), u2 = rng.NextDouble();
         return (float)(Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2));
     }
+
+    // ScheduleSpec: one record for configs, checkpoints and metadata; its metadata form round-trips and equality
+    // means "the same schedule".
+    [Theory]
+    [InlineData(NoiseScheduleKind.Linear, 1000, 1e-4, 0.02, 0.008)]
+    [InlineData(NoiseScheduleKind.Quadratic, 300, 2e-4, 0.03, 0.008)]
+    [InlineData(NoiseScheduleKind.Cosine, 1000, 1e-4, 0.02, 0.01)]
+    public void ScheduleSpec_RoundTripsThroughMetadata_AndBuildsTheSameSchedule(NoiseScheduleKind kind, int T, double b0, double b1, double s)
+    {
+        var spec = new ScheduleSpec(kind, T, b0, b1, s);
+        var back = ScheduleSpec.FromMetadata(kind, T, spec.MetadataParameters);
+        Assert.Equal(spec, back);
+        var direct = new NoiseSchedule(kind, T, b0, b1, s);
+        Assert.Equal(direct.AlphasCumprod, spec.Create().AlphasCumprod);
+        Assert.Equal(spec, direct.Spec);
+        var meta = Oracles.Metadata(T: T).WithSchedule(spec);
+        var props = meta.ToProperties();
+        Assert.Equal(spec, ModelMetadata.FromProperties(props, "test").ScheduleSpec);
+        Assert.NotEqual(spec, new ScheduleSpec(kind, T + 1, b0, b1, s));
+    }
+
+    [Fact]
+    public void ScheduleSpec_IgnoresTheParametersItsKindDoesNotUse()
+    {
+        Assert.Equal(new ScheduleSpec(NoiseScheduleKind.Cosine, 1000), new ScheduleSpec(NoiseScheduleKind.Cosine, 1000, betaStart: 0.5, betaEnd: 0.6));
+        Assert.Equal(new ScheduleSpec(NoiseScheduleKind.Linear, 1000), new ScheduleSpec(NoiseScheduleKind.Linear, 1000, cosineS: 0.5));
+        Assert.NotEqual(new ScheduleSpec(NoiseScheduleKind.Cosine, 1000), new ScheduleSpec(NoiseScheduleKind.Cosine, 1000, cosineS: 0.01));
+        Assert.Equal(["max_beta", "s"], new ScheduleSpec(NoiseScheduleKind.Cosine, 10).MetadataParameters.Keys);
+        Assert.Equal(["beta_end", "beta_start"], new ScheduleSpec(NoiseScheduleKind.Linear, 10).MetadataParameters.Keys);
+    }
 }

@@ -255,12 +255,10 @@ public sealed class DiffusionPipeline : IDisposable
         Same("dataset", a.Dataset, b.Dataset);
         Same("image shape", (a.Channels, a.Height, a.Width), (b.Channels, b.Height, b.Width));
         Same("number of classes", a.NumClasses, b.NumClasses);
-        Same("T", a.Timesteps, b.Timesteps);
-        Same("schedule", a.Schedule, b.Schedule);
+        Same("schedule", a.ScheduleSpec, b.ScheduleSpec);
         Same("prediction type", a.Prediction, b.Prediction);
         Same("config sha256", a.ConfigSha256, b.ConfigSha256);
         Same("precision", a.Precision, b.Precision);
-        Same("schedule parameters", string.Join(",", a.ScheduleParameters.OrderBy(p => p.Key)), string.Join(",", b.ScheduleParameters.OrderBy(p => p.Key)));
     }
 
     /// <summary>Disposes the denoisers when the pipeline owns them.</summary>

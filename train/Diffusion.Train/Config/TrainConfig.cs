@@ -98,7 +98,11 @@ public sealed record TrainConfig
     [JsonIgnore] public string RunDir => string.IsNullOrWhiteSpace(OutDir) ? RunFolder.Named(Name).Dir : OutDir!;
 
     /// <summary>The noise schedule this config trains with.</summary>
-    public NoiseSchedule CreateSchedule() => new(Schedule, Timesteps, BetaStart, BetaEnd, CosineS);
+    public NoiseSchedule CreateSchedule() => ScheduleSpec.Create();
+
+    /// <summary>The config's schedule as the record that checkpoints and model metadata share.</summary>
+    [JsonIgnore]
+    public ScheduleSpec ScheduleSpec => new(Schedule, Timesteps, BetaStart, BetaEnd, CosineS);
 
     /// <summary>JSON options: snake_case keys, enum names in lower case, unknown keys rejected, indented output.</summary>
     public static JsonSerializerOptions JsonOptions { get; } = CreateJsonOptions();
@@ -252,7 +256,6 @@ public sealed record TrainConfig
     /// <param name="sourceCommit">Commit the model was trained from.</param>
     public ModelMetadata ToMetadata(GraphKind graph, bool ema, string configSha256, string sourceCommit)
     {
-        var schedule = CreateSchedule();
         return new ModelMetadata
         {
             Graph = graph,
@@ -262,15 +265,12 @@ public sealed record TrainConfig
             Height = Model.ImageSize,
             Width = Model.ImageSize,
             NumClasses = Model.NumClasses,
-            Timesteps = Timesteps,
-            Schedule = Schedule,
-            ScheduleParameters = schedule.Parameters,
             Prediction = Prediction,
             Ema = ema,
             ConfigSha256 = configSha256,
             SourceCommit = sourceCommit,
             Architecture = Architecture(),
-        };
+        }.WithSchedule(ScheduleSpec);
     }
 
     /// <summary>Reads and writes an enum as the lower-case name used in configs, parsing with the runtime's parser.</summary>

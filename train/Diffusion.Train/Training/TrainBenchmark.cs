@@ -75,7 +75,7 @@ public static class TrainBenchmark
         ExponentialMovingAverage.CopyWeights(net, ema);
         var emaUpdater = new ExponentialMovingAverage(net, ema, 0.999, true);
         using var opt = new OptimizerSetup(net, new LearningRateSchedule(1e-3, 0, 10, 1000), 0, 1.0);
-        using var objective = new DiffusionObjective(new NoiseSchedule(NoiseScheduleKind.Cosine, 1000), PredictionType.Epsilon, model.NumClasses, 0.1, device);
+        using var objective = new DiffusionObjective(new ScheduleSpec(NoiseScheduleKind.Cosine, 1000).Create(), PredictionType.Epsilon, model.NumClasses, 0.1, device);
         using var x0 = rand(batchSize, model.InChannels, model.ImageSize, model.ImageSize, device: device) * 2 - 1;
         using var y = randint(0, model.NumClasses, [batchSize], dtype: int64, device: device);
         var (seconds, cpu) = Time(steps, warmupSteps, s =>
