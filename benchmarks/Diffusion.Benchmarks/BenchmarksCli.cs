@@ -16,7 +16,7 @@ public static class BenchmarksCli
         var smoke = new Option<bool>("--smoke") { Description = "Smoke run (under 1 minute): one iteration of tiny cases; proves the suite runs." };
         var model = new Option<string?>("--model")
         {
-            Description = $"Model folder (unet.onnx, unet-guided.onnx, model-card.json). Default: {BenchModel.ReleaseDir} when it exists, "
+            Description = $"Model folder ({ModelFolderLayout.Unet}, {ModelFolderLayout.Guided}, {ModelFolderLayout.CardJson}). Default: {BenchModel.ReleaseDir} when it exists, "
                 + "else a freshly initialised U-Net of --preset exported to out/bench-models/ (weights do not change speed).",
         };
         var release = BenchModel.ReleaseConfig();

@@ -129,7 +129,7 @@ public static class SuiteRunner
         if (o.Model is not null)
         {
             foreach (var f in new[] { Path.Combine(o.Model, ModelFolderLayout.Unet), Path.Combine(o.Model, ModelFolderLayout.Guided), Path.Combine(o.Model, ModelFolderLayout.CardJson) })
-                if (!File.Exists(f)) throw new InvalidInputException($"--model {o.Model}: {f} not found; expected a folder written by `export` (unet.onnx, unet-guided.onnx, model-card.json).");
+                if (!File.Exists(f)) throw new InvalidInputException($"--model {o.Model}: {f} not found; expected a folder written by `export` ({ModelFolderLayout.Unet}, {ModelFolderLayout.Guided}, {ModelFolderLayout.CardJson}).");
             return o.Model;
         }
         if (File.Exists(Path.Combine(BenchModel.ReleaseDir, ModelFolderLayout.Unet)) && File.Exists(Path.Combine(BenchModel.ReleaseDir, ModelFolderLayout.Guided))) return BenchModel.ReleaseDir;

@@ -60,7 +60,7 @@ public static class SummaryWriter
         sb.Append(Inv, $"| Load average (1/5/15 min) | before {i.LoadBefore}, after {i.LoadAfter} (2 cores: load above 2 means other processes were competing) |\n");
         sb.Append(Inv, $"| Threads | {i.Threads} (\"all cores\": torch.set_num_threads; ONNX Runtime as the runtime runs by default: one single-threaded session per thread for batches of at least {RuntimeOptions.AutoMinRowsPerWorker * i.Threads} U-Net rows (data-parallel, calls of {RuntimeOptions.DefaultChunkRows} rows), else one session with {i.Threads} intra-op threads) |\n");
         sb.Append(Inv, $"| Model | `{i.ModelDir}`: {(i.Trained ? "trained" : "freshly initialised (untrained; weights do not change speed)")} `{i.Architecture}` U-Net, T = {i.Timesteps} |\n");
-        sb.Append(Inv, $"| FLOPs per image | {i.UnetFlopsPerImage / 1e6:F1} M (unet.onnx), {i.GuidedFlopsPerImage / 1e6:F1} M (unet-guided.onnx, two U-Net passes); convolutions and matrix products from the exported graph (Diffusion.Onnx FlopCounter), 2 per multiply-accumulate |\n");
+        sb.Append(Inv, $"| FLOPs per image | {i.UnetFlopsPerImage / 1e6:F1} M ({ModelFolderLayout.Unet}), {i.GuidedFlopsPerImage / 1e6:F1} M ({ModelFolderLayout.Guided}, two U-Net passes); convolutions and matrix products from the exported graph (Diffusion.Onnx FlopCounter), 2 per multiply-accumulate |\n");
         sb.Append(Inv, $"| Graphs | pipelines (end to end, allocation) ran the {i.PipelinePrecision} graphs, the runtime's default for this folder on the CPU{(i.PipelinePrecision == "int8" ? " (every convolution but the stem in int8; per-step parity in the model card); the step benchmark times the int8 and the float32 graphs" : "")}; TorchSharp runs the float32 weights |\n");
         sb.Append(Inv, $"| Same weights in both engines | max abs difference TorchSharp vs ONNX Runtime on a batch of 3: {i.ParityUnet:E1} (unet), {i.ParityGuided:E1} (guided) |\n\n");
     }
@@ -167,9 +167,9 @@ public static class SummaryWriter
         if (batches.Count == 0) return;
         var i = r.Info;
         sb.Append("### One denoising step (one model call), per image\n\n");
-        sb.Append("TorchSharp eager (eval, no_grad) runs the weights of unet.onnx; the guided step runs the U-Net once on the doubled batch in both engines. ");
+        sb.Append($"TorchSharp eager (eval, no_grad) runs the weights of {ModelFolderLayout.Unet}; the guided step runs the U-Net once on the doubled batch in both engines. ");
         sb.Append(Inv, $"ONNX Runtime runs as the runtime does by default (`CpuParallelism.Auto`): batches of at least {RuntimeOptions.AutoMinRowsPerWorker * i.Threads} U-Net rows data-parallel (guided: 2 rows per image), smaller ones on one session with intra-op threads.\n\n");
-        sb.Append("| Batch | TorchSharp unet ms/img | ORT unet.onnx ms/img | ORT speed-up | TorchSharp guided ms/img | ORT unet-guided.onnx ms/img | ORT speed-up | ORT unet GFLOP/s | of GEMM peak |\n");
+        sb.Append($"| Batch | TorchSharp unet ms/img | ORT {ModelFolderLayout.Unet} ms/img | ORT speed-up | TorchSharp guided ms/img | ORT {ModelFolderLayout.Guided} ms/img | ORT speed-up | ORT unet GFLOP/s | of GEMM peak |\n");
         sb.Append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         foreach (int b in batches)
         {
@@ -185,7 +185,7 @@ public static class SummaryWriter
         sb.Append('\n');
         if (r.Of("StepBenchmarks", "OrtUnetInt8").Any() || r.Of("StepBenchmarks", "OrtGuidedInt8").Any())
         {
-            sb.Append("The int8 graphs (`unet-int8.onnx`, `unet-guided-int8.onnx`: what the runtime runs on the CPU by default; TorchSharp runs float32), same run:\n\n");
+            sb.Append($"The int8 graphs (`{ModelFolderLayout.UnetInt8}`, `{ModelFolderLayout.GuidedInt8}`: what the runtime runs on the CPU by default; TorchSharp runs float32), same run:\n\n");
             sb.Append("| Batch | ORT int8 unet ms/img | vs TorchSharp | vs ORT float | ORT int8 guided ms/img | vs TorchSharp | vs ORT float |\n|---:|---:|---:|---:|---:|---:|---:|\n");
             foreach (int b in batches)
             {
@@ -309,7 +309,7 @@ public static class SummaryWriter
     {
         var rows = r.Of("SpinningBenchmarks").ToList();
         if (rows.Count == 0) return;
-        sb.Append(Inv, $"### ONNX Runtime thread-pool spinning (unet.onnx, {r.Info.Threads} threads)\n\n| Batch | Spinning on ms | Spinning off ms | off / on |\n|---:|---:|---:|---:|\n");
+        sb.Append(Inv, $"### ONNX Runtime thread-pool spinning ({ModelFolderLayout.Unet}, {r.Info.Threads} threads)\n\n| Batch | Spinning on ms | Spinning off ms | off / on |\n|---:|---:|---:|---:|\n");
         foreach (int b in rows.Select(x => x.Int("Batch")).Distinct().Order())
         {
             var on = r.Find("SpinningBenchmarks", "OrtUnet", ("Spinning", "True"), ("Batch", b));

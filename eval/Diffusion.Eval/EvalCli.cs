@@ -37,8 +37,8 @@ public static class EvalCli
     private static Command JudgesCommand(string[] args)
     {
         var dataset = new Option<string>("--dataset") { Description = "mnist or fashion-mnist (default paths)", DefaultValueFactory = _ => "mnist" };
-        var onnx = new Option<string?>("--onnx") { Description = "exported judge CNN (default models/<dataset>/judge.onnx)" };
-        var outDir = new Option<string?>("--out") { Description = "folder for the judges and judge.json (default models/<dataset>)" };
+        var onnx = new Option<string?>("--onnx") { Description = $"exported judge CNN (default models/<dataset>/{ModelFolderLayout.JudgeOnnx})" };
+        var outDir = new Option<string?>("--out") { Description = $"folder for the judges and {ModelFolderLayout.JudgeCard} (default models/<dataset>)" };
         var data = new Option<string?>("--data") { Description = "IDX folder (default data/<dataset>)" };
         var iters = new Option<int>("--lgbm-iterations") { Description = "LightGBM boosting rounds", DefaultValueFactory = _ => new LightGbmOptions().Iterations };
         var leaves = new Option<int>("--lgbm-leaves") { Description = "LightGBM leaves per tree", DefaultValueFactory = _ => new LightGbmOptions().Leaves };
@@ -47,7 +47,7 @@ public static class EvalCli
         var noLgbm = new Option<bool>("--no-lightgbm") { Description = "build only the ML.NET CNN judge" };
         var keepLgbm = new Option<bool>("--keep-lightgbm") { Description = "re-measure the LightGBM judge already in --out instead of training a new one" };
         var threads = new Option<int>("--threads") { Description = "threads (0 = default)" };
-        var cmd = new Command("judges", "Build the ML.NET judges from the exported CNN and train the LightGBM judge; write judge.json")
+        var cmd = new Command("judges", $"Build the ML.NET judges from the exported CNN and train the LightGBM judge; write {ModelFolderLayout.JudgeCard}")
         {
             dataset, onnx, outDir, data, iters, leaves, lr, limit, noLgbm, keepLgbm, threads,
         };
@@ -69,7 +69,7 @@ public static class EvalCli
                 Command = CommandLine("judges", args),
             };
             var card = JudgeBuilder.Build(options, Log);
-            Log($"wrote {Path.Combine(options.OutDir, ModelFolderLayout.JudgeCard)} and judge-card.md");
+            Log($"wrote {Path.Combine(options.OutDir, ModelFolderLayout.JudgeCard)} and {ModelFolderLayout.JudgeCardMarkdown}");
             var table = new Table().AddColumns("judge", "test accuracy", "mean confidence");
             if (card.CnnTest is { } c) table.AddRow("CNN (ML.NET OnnxTransformer)", c.Accuracy.ToString("P2", Inv), c.MeanConfidence.ToString("F4", Inv));
             if (card.LightGbmTest is { } l) table.AddRow("LightGBM (ML.NET)", l.Accuracy.ToString("P2", Inv), l.MeanConfidence.ToString("F4", Inv));
@@ -106,7 +106,7 @@ public static class EvalCli
 
     private static Command ReportCommand(string[] args)
     {
-        var model = new Option<string?>("--model") { Description = "model folder (unet.onnx, unet-guided.onnx) or .onnx file (default models/mnist unless --images)" };
+        var model = new Option<string?>("--model") { Description = $"model folder ({ModelFolderLayout.Unet}, {ModelFolderLayout.Guided}) or .onnx file (default models/mnist unless --images)" };
         var images = new Option<string?>("--images") { Description = "IDX images to judge instead of generating" };
         var labels = new Option<string?>("--labels") { Description = "IDX labels of --images" };
         var judges = new Option<string?>("--judges") { Description = "judge folder (default: the model's folder, else models/<dataset>)" };
@@ -119,7 +119,7 @@ public static class EvalCli
         var steps = new Option<string>("--sweep-steps") { Description = "comma-separated step counts", DefaultValueFactory = _ => string.Join(",", Sweep.DefaultSteps) };
         var sweepPerClass = new Option<int>("--sweep-per-class") { Description = "images per class in each sweep setting", DefaultValueFactory = _ => 20 };
         var outDir = new Option<string?>("--out") { Description = "report folder (default reports/<dataset>-<UTC time>)" };
-        var card = new Option<string?>("--card") { Description = "also write the headline numbers into this model card's Quality section (e.g. models/mnist/model-card.md)" };
+        var card = new Option<string?>("--card") { Description = $"also write the headline numbers into this model card's Quality section (e.g. models/mnist/{ModelFolderLayout.CardMarkdown})" };
         var s = SamplingOptions.Create();
         var cmd = new Command("report", "Judge generated (or IDX) images and write a JSON + Markdown + PNG report")
         {

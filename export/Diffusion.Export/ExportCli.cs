@@ -1,3 +1,4 @@
+using Diffusion.Tools;
 using System.CommandLine;
 using Diffusion.Onnx.Torch;
 using Diffusion.Onnx;
@@ -21,7 +22,7 @@ public static class ExportCli
         // int8 --model models/<name> [--data data/<dataset>]
         var checkpoint = new Option<string>("--checkpoint")
         {
-            Description = "Training checkpoint to export (runs/<name>/checkpoints/last.ckpt).",
+            Description = $"Training checkpoint to export (runs/<name>/checkpoints/{RunFolder.LastCheckpointName}).",
             DefaultValueFactory = _ => ExportCommand.DefaultCheckpoint,
         };
         var output = new Option<string?>("--out") { Description = "Output folder (default: models/<run name>)." };
@@ -35,10 +36,10 @@ public static class ExportCli
         var noInt8 = new Option<bool>("--no-int8") { Description = "Write only the float32 graphs (and remove int8 graphs left from an earlier export)." };
         var data = new Option<string?>("--data") { Description = "IDX folder whose train split calibrates the int8 graphs (default: data/<dataset>; when that is missing, int8 is skipped with a warning)." };
 
-        var export = new Command("export", "Export a checkpoint to unet.onnx, unet-guided.onnx, their int8 forms and a model card.") { checkpoint, output, opset, noEma, noInt8, data };
+        var export = new Command("export", $"Export a checkpoint to {ModelFolderLayout.Unet}, {ModelFolderLayout.Guided}, their int8 forms and a model card.") { checkpoint, output, opset, noEma, noInt8, data };
         export.SetAction(r => Translating(stderr, () => ExportCommand.Run(r.GetValue(checkpoint)!, r.GetValue(output), r.GetValue(opset), !r.GetValue(noEma), !r.GetValue(noInt8), r.GetValue(data), stdout, stderr)));
         var modelDir = new Option<string>("--model") { Description = "Exported model folder.", DefaultValueFactory = _ => Path.Combine("models", "mnist") };
-        var int8 = new Command("int8", "(Re)write unet-int8.onnx and unet-guided-int8.onnx of an exported folder, calibrated on data/<dataset>, and their model-card section.") { modelDir, data };
+        var int8 = new Command("int8", $"(Re)write {ModelFolderLayout.UnetInt8} and {ModelFolderLayout.GuidedInt8} of an exported folder, calibrated on data/<dataset>, and their model-card section.") { modelDir, data };
         int8.SetAction(r => Translating(stderr, () => ExportCommand.RunInt8(r.GetValue(modelDir)!, r.GetValue(data), stdout)));
         var presets = new Command("presets", "Print parameters, FLOPs per image and file size of each model preset (Markdown).");
         presets.SetAction(_ => ExportCommand.DescribePresets(stdout));

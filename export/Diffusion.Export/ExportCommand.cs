@@ -93,7 +93,7 @@ public static class ExportCommand
     public static int DescribePresets(TextWriter stdout)
     {
         var inv = CultureInfo.InvariantCulture;
-        stdout.WriteLine("| Preset | Parameters | MFLOPs / image, unet.onnx | MFLOPs / image, unet-guided.onnx | unet.onnx bytes |");
+        stdout.WriteLine($"| Preset | Parameters | MFLOPs / image, {ModelFolderLayout.Unet} | MFLOPs / image, {ModelFolderLayout.Guided} | {ModelFolderLayout.Unet} bytes |");
         stdout.WriteLine("|---|---:|---:|---:|---:|");
         foreach (var preset in new[] { "small", "medium", "large" })
         {

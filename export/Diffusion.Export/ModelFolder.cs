@@ -108,7 +108,7 @@ public static class ModelFolder
                     [UNetSignature.X] = $"float {shape}, x_t in [-1, 1] pixel scale",
                     [UNetSignature.T] = $"int64 [batch], timestep 0..{metadata.Timesteps - 1}",
                     [UNetSignature.Y] = $"int64 [batch], class 0..{metadata.NumClasses - 1} or {metadata.NullClass} (null class)",
-                    [UNetSignature.Scale] = "float [batch], unet-guided.onnx only: guidance scale (1 = conditional, 0 = unconditional)",
+                    [UNetSignature.Scale] = $"float [batch], {ModelFolderLayout.Guided} only: guidance scale (1 = conditional, 0 = unconditional)",
                 },
                 ["output"] = $"{UNetSignature.Output}: float {shape}, the {Prediction.Name(metadata.Prediction)} prediction",
             },
@@ -133,8 +133,8 @@ public static class ModelFolder
         sb.Append("| | |\n|---|---|\n");
         sb.Append(inv, $"| Architecture | {m.Architecture} |\n");
         sb.Append(inv, $"| Parameters | {card["parameters"]!.GetValue<long>().ToString("N0", inv)} |\n");
-        sb.Append(inv, $"| FLOPs per image, unet.onnx | {F("unet").ToString("N0", inv)} ({F("unet") / 1e6:F1} M) |\n");
-        sb.Append(inv, $"| FLOPs per image, unet-guided.onnx | {F("unet_guided").ToString("N0", inv)} ({F("unet_guided") / 1e6:F1} M; two U-Net passes) |\n");
+        sb.Append(inv, $"| FLOPs per image, {ModelFolderLayout.Unet} | {F("unet").ToString("N0", inv)} ({F("unet") / 1e6:F1} M) |\n");
+        sb.Append(inv, $"| FLOPs per image, {ModelFolderLayout.Guided} | {F("unet_guided").ToString("N0", inv)} ({F("unet_guided") / 1e6:F1} M; two U-Net passes) |\n");
         var ck = card["checkpoint"]!;
         if (ck["file"] is not null) sb.Append(inv, $"| Checkpoint | {ck["file"]}, step {ck["step"]}, epoch {ck["epoch"]} |\n");
         sb.Append("\nFLOPs count convolutions and matrix products from the exported graph, 2 per multiply-accumulate.\n\n");
@@ -146,7 +146,7 @@ public static class ModelFolder
         sb.Append("\n## Inputs and output\n\n| Name | Meaning |\n|---|---|\n");
         foreach (var (name, v) in onnx["inputs"]!.AsObject()) sb.Append(inv, $"| `{name}` | {v} |\n");
         sb.Append(inv, $"| `{UNetSignature.Output}` | {onnx["output"]!.GetValue<string>().Split(": ", 2)[1]} |\n\n");
-        sb.Append("Guidance in `unet-guided.onnx` follows diffusers: `out = uncond + scale * (cond - uncond)`; scale 1 is the plain ");
+        sb.Append($"Guidance in `{ModelFolderLayout.Guided}` follows diffusers: `out = uncond + scale * (cond - uncond)`; scale 1 is the plain ");
         sb.Append("conditional model, 0 the unconditional one. For the `(1 + w) * cond - w * uncond` convention pass `scale = 1 + w`.\n\n");
 
         sb.Append("## Metadata (ONNX metadata_props)\n\n| Key | Value |\n|---|---|\n");

@@ -71,11 +71,11 @@ public sealed record TrainingRun(IReadOnlyList<EpochRecord> Epochs, int Threads,
         var inv = CultureInfo.InvariantCulture;
         var sb = new System.Text.StringBuilder("## Training run\n\n");
         sb.Append(inv, $"Reproduce (the release models' configs are `configs/<name>.json`): `make train ARGS='--config configs/{name}.json'`, ");
-        sb.Append(inv, $"then `make export ARGS='--checkpoint runs/{name}/checkpoints/last.ckpt --out models/{name}'`");
+        sb.Append(inv, $"then `make export ARGS='--checkpoint runs/{name}/checkpoints/{RunFolder.LastCheckpointName} --out models/{name}'`");
         sb.Append(name == "mnist" ? " (the defaults: `make train export`). " : ". ");
         sb.Append("Threads and device are operational settings, not part of the config.\n\n");
         var log = run["log"]!.AsArray();
-        if (log.Count == 0) sb.Append("No training log (`log.jsonl`) was found beside the checkpoint.\n\n");
+        if (log.Count == 0) sb.Append($"No training log (`{RunFolder.LogName}`) was found beside the checkpoint.\n\n");
         else
         {
             double s = run["seconds"]!.GetValue<double>(), cpu = run["cpu_seconds"]!.GetValue<double>();

@@ -16,9 +16,9 @@ public static class JudgeExportCli
     public static int Run(string[] args)
     {
         // export-classifier: judge checkpoint (train-classifier) -> judge.onnx (atomically).
-        var checkpoint = new Option<string?>("--checkpoint") { Description = "judge checkpoint (default runs/judge-<dataset>/judge.ckpt)" };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = $"judge checkpoint (default runs/judge-<dataset>/{RunFolder.JudgeCheckpointName})" };
         var dataset = new Option<string>("--dataset") { Description = "mnist or fashion-mnist (picks the default paths)", DefaultValueFactory = _ => "mnist" };
-        var output = new Option<string?>("--out") { Description = "ONNX file (default models/<dataset>/judge.onnx)" };
+        var output = new Option<string?>("--out") { Description = $"ONNX file (default models/<dataset>/{ModelFolderLayout.JudgeOnnx})" };
         var opset = new Option<int>("--opset") { Description = "ONNX opset", DefaultValueFactory = _ => OnnxOpset.Default };
 
         var export = new Command("export-classifier", "Export a trained judge CNN to ONNX (image -> logits, probabilities, features)")

@@ -18,10 +18,10 @@ public static class GenerateCli
     {
         stdout ??= Console.Out;
         stderr ??= Console.Error;
-        var model = new Option<string>("--model") { Description = "Model folder with unet.onnx / unet-guided.onnx, or one .onnx file", DefaultValueFactory = _ => "models/mnist" };
+        var model = new Option<string>("--model") { Description = $"Model folder with {ModelFolderLayout.Unet} / {ModelFolderLayout.Guided}, or one .onnx file", DefaultValueFactory = _ => "models/mnist" };
         var digits = new Option<string>("--digits") { Description = "Classes to generate: 0-9, 3,5,7 or 0-2,8", DefaultValueFactory = _ => "0-9" };
         var perClass = new Option<int>("--per-class") { Description = "Images per class (one grid row per class)", DefaultValueFactory = _ => 8 };
-        var guidance = new Option<float>("--guidance") { Description = "Guidance scale, diffusers' convention: 1 = conditional (unet.onnx), 0 = unconditional, >1 stronger (unet-guided.onnx)", DefaultValueFactory = _ => 3f };
+        var guidance = new Option<float>("--guidance") { Description = $"Guidance scale, diffusers' convention: 1 = conditional ({ModelFolderLayout.Unet}), 0 = unconditional, >1 stronger ({ModelFolderLayout.Guided})", DefaultValueFactory = _ => 3f };
         var steps = new Option<int>("--steps") { Description = "Sampling steps, 1..T", DefaultValueFactory = _ => 20 };
         var sampler = new Option<string>("--sampler") { Description = "ddpm, ddim or dpm++", DefaultValueFactory = _ => "dpm++" };
         var eta = new Option<double>("--eta") { Description = "DDIM stochasticity (0 deterministic, 1 DDPM-like); ddim only", DefaultValueFactory = _ => 0.0 };

@@ -262,6 +262,33 @@ public class ArchitectureTests
         Assert.True(hits.Count == 0, $"use {ownerType} instead of: " + string.Join("; ", hits));
     }
 
+    // The same in prose: a file name inside any string literal (a help text, a message, card text) outside the owner
+    // is a copy that drifts when the name changes; interpolate the owner's constant instead.
+    private static void AssertMentionedOnlyBy(string[] owners, string ownerType, IReadOnlyList<string> names)
+    {
+        string root = TinyModels.RepoRoot();
+        var literal = new System.Text.RegularExpressions.Regex(@"""(?:[^""\\]|\\.)*""");
+        var hits = new List<string>();
+        foreach (var rel in ProductSources().Where(r => !owners.Contains(r)))
+        {
+            var lines = File.ReadAllLines(Path.Combine(root, rel));
+            for (int i = 0; i < lines.Length; i++)
+            {
+                if (lines[i].TrimStart().StartsWith("//", StringComparison.Ordinal)) continue;
+                foreach (System.Text.RegularExpressions.Match m in literal.Matches(lines[i]))
+                    foreach (var n in names)
+                        if (m.Value.Contains(n, StringComparison.Ordinal)) hits.Add($"{rel}:{i + 1} {n}");
+            }
+        }
+        Assert.True(hits.Count == 0, $"interpolate {ownerType}'s constants instead of: " + string.Join("; ", hits));
+    }
+
+    [Fact]
+    public void ModelFolderAndRunFolderFileNames_AreNotCopiedIntoProse()
+        => AssertMentionedOnlyBy(["runtime/Diffusion.Core/ModelFolderLayout.cs", "runtime/Diffusion.Tools/RunFolder.cs"], "ModelFolderLayout / RunFolder",
+            [.. Constants(typeof(ModelFolderLayout)).Where(n => n.Contains('.', StringComparison.Ordinal)),
+             .. Constants(typeof(Diffusion.Tools.RunFolder)).Where(n => n.Contains('.', StringComparison.Ordinal))]);
+
     private static List<string> Constants(Type owner) =>
         [.. owner.GetFields().Where(f => f.IsLiteral && f.FieldType == typeof(string)).Select(f => (string)f.GetRawConstantValue()!)];
 
@@ -280,7 +307,7 @@ public class ArchitectureTests
         string root = TinyModels.RepoRoot();
         string[] allowed = ["runtime/Diffusion.Tools/ModelCard.cs", "benchmarks/Diffusion.Benchmarks/SuiteRunner.cs"];
         var writers = ProductSources().Where(r => !allowed.Contains(r))
-            .Where(r => File.ReadAllText(Path.Combine(root, r)) is var t && (t.Contains("ModelFolderLayout.CardJson", StringComparison.Ordinal) || t.Contains("ModelFolderLayout.CardMarkdown", StringComparison.Ordinal))).ToList();
+            .Where(r => System.Text.RegularExpressions.Regex.IsMatch(File.ReadAllText(Path.Combine(root, r)), @"Path\.Combine\([^;]*ModelFolderLayout\.Card(Json|Markdown)")).ToList();
         Assert.True(writers.Count == 0, "writes the model card around Tools.ModelCard: " + string.Join(", ", writers));
     }
 

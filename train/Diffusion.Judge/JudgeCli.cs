@@ -28,7 +28,7 @@ public static class JudgeCli
         var limit = new Option<int>("--limit") { Description = "use only the first N training images (0 = all)" };
         var features = new Option<int>("--features") { Description = "penultimate feature width F", DefaultValueFactory = _ => new JudgeConfig().FeatureDim };
         var threads = new Option<int>("--threads") { Description = "TorchSharp threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var output = new Option<string?>("--out") { Description = "checkpoint path (default runs/judge-<dataset>/judge.ckpt)" };
+        var output = new Option<string?>("--out") { Description = $"checkpoint path (default runs/judge-<dataset>/{RunFolder.JudgeCheckpointName})" };
 
         var train = new Command("train-classifier", "Train the judge CNN and write its checkpoint")
         {

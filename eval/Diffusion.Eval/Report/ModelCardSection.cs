@@ -29,7 +29,7 @@ public static class ModelCardSection
         var g = r.Generated;
         sb.Append("## Quality\n\n");
         sb.Append(Inv, $"From `{r.Command}` ({r.CreatedUtc}, {r.Machine}; report `{reportDir.Replace('\\', '/')}/report.md`). ");
-        sb.Append(Inv, $"{g.Count:N0} generated images ({g.PerClass} per class, {g.Precision ?? "float32"} graphs) with {g.Setting}, seed {g.Seed}, judged by this folder's judges (`judge-card.md`).\n\n");
+        sb.Append(Inv, $"{g.Count:N0} generated images ({g.PerClass} per class, {g.Precision ?? "float32"} graphs) with {g.Setting}, seed {g.Seed}, judged by this folder's judges (`{ModelFolderLayout.JudgeCardMarkdown}`).\n\n");
         sb.Append("| Metric | Generated | Real data |\n|---|---:|---:|\n");
         sb.Append(Inv, $"| Main judge (CNN, ML.NET) accuracy | {m.Cnn.Accuracy:P2} | {r.Real.Cnn.Accuracy:P2} (test set) |\n");
         if (m.LightGbm is { } l) sb.Append(Inv, $"| Second judge (LightGBM) accuracy | {l.Accuracy:P2} | {r.Real.LightGbm?.Accuracy.ToString("P2", Inv) ?? "-"} (test set) |\n");

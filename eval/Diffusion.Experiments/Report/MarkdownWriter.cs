@@ -1,3 +1,4 @@
+using Diffusion.Tools;
 using System.Globalization;
 using System.Text;
 using Diffusion.Experiments.Study;
@@ -77,7 +78,7 @@ public static class MarkdownWriter
         sb.Append("![trajectory](reverse-trajectory.png)\n\n![predicted x0](reverse-x0.png)\n\n![animation](reverse.gif)\n\n![forward against reverse](forward-vs-reverse.png)\n\n");
 
         sb.Append("## Files\n\n");
-        sb.Append("`report.json` holds every number of this report; `plan.json` the budget plan; `runs/<name>/` each run's trainer folder (`log.jsonl`, `loss-steps.csv`, `config.json`, checkpoints), its exported `model/`, `samples.png` and `result.json`.\n");
+        sb.Append($"`report.json` holds every number of this report; `plan.json` the budget plan; `runs/<name>/` each run's trainer folder (`{RunFolder.LogName}`, `loss-steps.csv`, `{RunFolder.ConfigName}`, checkpoints), its exported `model/`, `samples.png` and `result.json`.\n");
         return sb.ToString();
     }
 

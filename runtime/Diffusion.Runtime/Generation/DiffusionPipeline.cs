@@ -23,9 +23,9 @@ public sealed class DiffusionPipeline : IDisposable
 
     private DiffusionPipeline(IDenoiser? unet, IDenoiser? guided, bool ownsDenoisers, string unetName, string guidedName)
     {
-        if (unet is null && guided is null) throw new InvalidInputException("A diffusion pipeline needs unet.onnx, unet-guided.onnx or both.");
-        if (unet is { IsGuided: true }) throw new InvalidInputException("The plain denoiser given for unet.onnx is a guided graph.");
-        if (guided is { IsGuided: false }) throw new InvalidInputException("The denoiser given for unet-guided.onnx is not a guided graph (no scale input).");
+        if (unet is null && guided is null) throw new InvalidInputException($"A diffusion pipeline needs {ModelFolderLayout.Unet}, {ModelFolderLayout.Guided} or both.");
+        if (unet is { IsGuided: true }) throw new InvalidInputException($"The plain denoiser given for {ModelFolderLayout.Unet} is a guided graph.");
+        if (guided is { IsGuided: false }) throw new InvalidInputException($"The denoiser given for {ModelFolderLayout.Guided} is not a guided graph (no scale input).");
         if (unet is not null && guided is not null) CheckSameModel(unet.Metadata, guided.Metadata, unetName, guidedName);
         Unet = unet; Guided = guided; _owns = ownsDenoisers;
         Metadata = (unet ?? guided)!.Metadata;

@@ -64,7 +64,7 @@ public static class TrainCli
         var ckptEvery = Add(cmd, new Option<int?>("--checkpoint-every") { Description = "Keep epoch-XXXX.ckpt every N epochs (0 = only at the end)." });
         var sampleSteps = Add(cmd, new Option<int?>("--sample-steps") { Description = "DDIM steps of the sample grids." });
         var sampleGuidance = Add(cmd, new Option<double?>("--sample-guidance") { Description = "Guidance scale of the sample grids (1 = conditional)." });
-        var resume = Add(cmd, new Option<bool>("--resume") { Description = "Continue the run from <run>/checkpoints/last.ckpt." });
+        var resume = Add(cmd, new Option<bool>("--resume") { Description = $"Continue the run from <run>/checkpoints/{RunFolder.LastCheckpointName}." });
         var force = Add(cmd, new Option<bool>("--force") { Description = "Start over in a run folder that already holds a checkpoint." });
         var stopAfter = Add(cmd, new Option<long?>("--stop-after-steps") { Description = "Save a resumable checkpoint and stop after N total steps." });
         var plain = Add(cmd, new Option<bool>("--plain") { Description = "No live progress bar: one line per epoch." });
