@@ -63,13 +63,7 @@ public static class BenchModel
 
     /// <summary>The U-Net configuration stored in <c>model-card.json</c>.</summary>
     /// <exception cref="InvalidInputException">No card or no unet_config in it.</exception>
-    public static UNetConfig ReadConfig(string modelDir)
-    {
-        string card = ModelCard.JsonPath(modelDir);
-        var node = ModelCard.ReadJson(modelDir)["unet_config"]
-            ?? throw new InvalidInputException($"{card}: no 'unet_config'; expected a card written by `export`.");
-        return node.Deserialize<UNetConfig>() ?? throw new InvalidInputException($"{card}: 'unet_config' is empty.");
-    }
+    public static UNetConfig ReadConfig(string modelDir) => ModelFolder.ReadUNetConfig(modelDir);
 
     /// <summary>
     /// A TorchSharp U-Net in eval mode with the weights of <c>unet.onnx</c>: each parameter is copied from the

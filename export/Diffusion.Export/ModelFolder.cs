@@ -42,6 +42,20 @@ public sealed record ExportResult(IReadOnlyList<string> Files, long ParameterCou
 /// </summary>
 public static class ModelFolder
 {
+    // the card's key for the architecture, written by Write and read back by ReadUNetConfig
+    private const string UNetConfigKey = "unet_config";
+
+    /// <summary>The U-Net architecture an exported folder was built from (its card's <c>unet_config</c>), to rebuild the network around the graph's weights.</summary>
+    /// <exception cref="InvalidInputException">No card, or none written by export.</exception>
+    public static UNetConfig ReadUNetConfig(string folder)
+    {
+        string card = ModelCard.JsonPath(folder);
+        var node = ModelCard.ReadJson(folder)[UNetConfigKey]
+            ?? throw new InvalidInputException($"{card}: no '{UNetConfigKey}'; expected a card written by `export`.");
+        try { return node.Deserialize<UNetConfig>() ?? throw new InvalidInputException($"{card}: '{UNetConfigKey}' is empty."); }
+        catch (JsonException e) { throw new InvalidInputException($"{card}: '{UNetConfigKey}' is not a U-Net configuration ({e.Message}).", e); }
+    }
+
     /// <summary>Exports <paramref name="model"/> into <paramref name="outDir"/>.</summary>
     /// <param name="model">Network to export (EMA weights normally).</param>
     /// <param name="metadata">Metadata (graph kind is set per file).</param>
@@ -114,7 +128,7 @@ public static class ModelFolder
             },
             ["checkpoint"] = new JsonObject { ["file"] = source.Checkpoint, ["step"] = source.Step, ["epoch"] = source.Epoch, ["ema"] = metadata.Ema },
             ["metadata"] = new JsonObject(props.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value)))),
-            ["unet_config"] = JsonSerializer.SerializeToNode(cfg),
+            [UNetConfigKey] = JsonSerializer.SerializeToNode(cfg),
             ["config"] = configJson is null ? null : JsonNode.Parse(configJson),
             ["training_run"] = source.Run?.ToJson(),
         };
@@ -154,7 +168,7 @@ public static class ModelFolder
         sb.Append('\n');
         if (card["training_run"] is JsonObject run) sb.Append(TrainingRun.Markdown(run, card["name"]!.GetValue<string>()));
         sb.Append("## Training config\n\n```json\n");
-        sb.Append(card["config"] is { } c ? c.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) : card["unet_config"]!.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        sb.Append(card["config"] is { } c ? c.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) : card[UNetConfigKey]!.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         sb.Append("\n```\n");
         return sb.ToString();
     }
