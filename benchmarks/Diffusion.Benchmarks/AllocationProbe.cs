@@ -53,7 +53,7 @@ public static class AllocationProbe
         pipeline.Generate(Request(2)); // warm up: JIT, ONNX Runtime's first-run allocations
         var points = new List<AllocationPoint>();
         double slope = double.NegativeInfinity, intercept = double.NaN;
-        foreach (var sampler in new[] { SamplerKind.Ddim, SamplerKind.DpmSolverPlusPlus, SamplerKind.Ddpm })
+        foreach (var sampler in new[] { SamplerKind.Ddim, SamplerKind.DpmSolverPlusPlus, SamplerKind.DpmSolverPlusPlus3M, SamplerKind.Ddpm })
         {
             var line = new List<AllocationPoint>();
             foreach (int steps in stepCounts)

@@ -85,7 +85,7 @@ public static class EvalCli
         Option<int> Batch, Option<int> Threads, Option<string> Precision)
     {
         public static SamplingOptions Create() => new(
-            new Option<string>("--sampler") { Description = "ddpm, ddim or dpm++", DefaultValueFactory = _ => SamplerFactory.Name(EvalDefaults.Sampler) },
+            new Option<string>("--sampler") { Description = SamplerFactory.Names, DefaultValueFactory = _ => SamplerFactory.Name(EvalDefaults.Sampler) },
             new Option<int>("--steps") { Description = "sampling steps", DefaultValueFactory = _ => EvalDefaults.Steps },
             new Option<float>("--guidance") { Description = "guidance scale (diffusers convention: 1 = conditional)", DefaultValueFactory = _ => EvalDefaults.GuidanceScale },
             new Option<double>("--eta") { Description = "DDIM eta" },

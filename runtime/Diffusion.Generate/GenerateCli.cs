@@ -23,7 +23,7 @@ public static class GenerateCli
         var perClass = new Option<int>("--per-class") { Description = "Images per class (one grid row per class)", DefaultValueFactory = _ => 8 };
         var guidance = new Option<float>("--guidance") { Description = $"Guidance scale, diffusers' convention: 1 = conditional ({ModelFolderLayout.Unet}), 0 = unconditional, >1 stronger ({ModelFolderLayout.Guided})", DefaultValueFactory = _ => 3f };
         var steps = new Option<int>("--steps") { Description = "Sampling steps, 1..T", DefaultValueFactory = _ => 20 };
-        var sampler = new Option<string>("--sampler") { Description = "ddpm, ddim or dpm++", DefaultValueFactory = _ => "dpm++" };
+        var sampler = new Option<string>("--sampler") { Description = SamplerFactory.Names, DefaultValueFactory = _ => "dpm++" };
         var eta = new Option<double>("--eta") { Description = "DDIM stochasticity (0 deterministic, 1 DDPM-like); ddim only", DefaultValueFactory = _ => 0.0 };
         var spacing = new Option<string>("--spacing") { Description = "Timestep spacing: trailing, leading or linspace", DefaultValueFactory = _ => "trailing" };
         var noClip = new Option<bool>("--no-clip") { Description = "Do not clip predicted x0 to [-1, 1] (clipping is on by default, as in diffusers' pixel-space schedulers)" };

@@ -90,6 +90,23 @@ public class GenerateCliTests
         Assert.NotEqual(a, Run("64", "8"));
     }
 
+    // DPM-Solver++(3M) from the command line: batch invariance holds as for the other samplers, and it differs from 2M.
+    [Fact]
+    public void ThirdOrderSolver_IsBatchInvariant_AndNot2M()
+    {
+        string model = TinyModels.Folder();
+        byte[] Run(string sampler, string batch)
+        {
+            string outDir = NewDir();
+            var (code, _, err) = Cli(["--model", model, "--per-class", "3", "--steps", "6", "--sampler", sampler, "--format", "idx", "--batch", batch, "--guidance", "2", "--out", outDir]);
+            Assert.True(code == 0, err);
+            return File.ReadAllBytes(Path.Combine(outDir, "images-idx3-ubyte"));
+        }
+        var a = Run("dpm++3m", "64");
+        Assert.Equal(a, Run("dpm++3m", "4"));
+        Assert.NotEqual(a, Run("dpm++", "64"));
+    }
+
     public static TheoryData<string[], string> BadArgs => new()
     {
         { ["--digits", "3,12"], "class 12" },

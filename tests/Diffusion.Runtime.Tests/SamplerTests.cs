@@ -18,6 +18,8 @@ public class SamplerTests
     [InlineData(SamplerKind.Ddim, PredictionType.V)]
     [InlineData(SamplerKind.DpmSolverPlusPlus, PredictionType.Epsilon)]
     [InlineData(SamplerKind.DpmSolverPlusPlus, PredictionType.V)]
+    [InlineData(SamplerKind.DpmSolverPlusPlus3M, PredictionType.Epsilon)]
+    [InlineData(SamplerKind.DpmSolverPlusPlus3M, PredictionType.V)]
     public void TrueNoiseOracle_RecoversX0_FromAnyT(SamplerKind kind, PredictionType type)
     {
         foreach (var schedule in new[] { Linear1000, Cosine300 })
@@ -59,6 +61,8 @@ public class SamplerTests
     [InlineData(SamplerKind.DpmSolverPlusPlus, PredictionType.X0, 25)]
     [InlineData(SamplerKind.DpmSolverPlusPlus, PredictionType.V, 25)]
     [InlineData(SamplerKind.DpmSolverPlusPlus, PredictionType.Epsilon, 50)]
+    [InlineData(SamplerKind.DpmSolverPlusPlus3M, PredictionType.Epsilon, 50)]
+    [InlineData(SamplerKind.DpmSolverPlusPlus3M, PredictionType.V, 50)]
     public void GaussianData_ExactScore_MatchesMeanAndVariance(SamplerKind kind, PredictionType type, int steps)
     {
         var (mean, var) = SampleGaussian(kind, type, steps, SamplerOptions.Default);
@@ -218,6 +222,77 @@ public class SamplerTests
             double expected = sT / sS * prev[k] - alphaT * (Math.Exp(-h) - 1) * d;
             Assert.Equal(expected, prev2[k], 1e-4);
         }
+    }
+
+    // DPM-Solver++(3M)'s third-order update, written out in double precision in the form of Lu et al. (appendix) and
+    // diffusers' multistep_dpm_solver_third_order_update (D1, D2 from the three latest x0 predictions).
+    [Fact]
+    public void DpmSolver3M_ThirdStep_MatchesTheThirdOrderUpdate()
+    {
+        var sch = Linear1000;
+        var solver = new DpmSolverPlusPlusSampler(sch, PredictionType.X0, new SamplerOptions { Spacing = TimestepSpacing.Leading }, order: 3);
+        solver.SetTimesteps(20); // 950, 900, 850, 800, ...
+        Assert.Equal([950, 900, 850, 800], solver.Timesteps.Take(4));
+        var x = Noise(1, 16); var m0 = Noise(2, 16); var m1 = Noise(3, 16); var m2 = Noise(4, 16);
+        var p1 = new float[16]; var p2 = new float[16]; var p3 = new float[16]; var x0 = new float[16];
+        solver.Step(m0, 950, x, [], p1, x0, 16);
+        solver.Step(m1, 900, p1, [], p2, x0, 16);
+        solver.Step(m2, 850, p2, [], p3, x0, 16);
+        double L(int t) { double ab = sch.AlphasCumprod[t]; return Math.Log(Math.Sqrt(ab) / Math.Sqrt(1 - ab)); }
+        double h = L(800) - L(850), h0 = L(850) - L(900), h1 = L(900) - L(950), r0 = h0 / h, r1 = h1 / h;
+        double alphaT = Math.Sqrt(sch.AlphasCumprod[800]), sT = Math.Sqrt(1 - sch.AlphasCumprod[800]), sS = Math.Sqrt(1 - sch.AlphasCumprod[850]);
+        for (int k = 0; k < 16; k++)
+        {
+            // latest first: m2 is the x0 prediction at s0 = 850, m1 at s1 = 900, m0 at s2 = 950
+            double d10 = (m2[k] - m1[k]) / r0, d11 = (m1[k] - m0[k]) / r1;
+            double d1 = d10 + r0 / (r0 + r1) * (d10 - d11), d2 = (d10 - d11) / (r0 + r1);
+            double expected = sT / sS * p2[k] - alphaT * (Math.Exp(-h) - 1) * m2[k]
+                + alphaT * ((Math.Exp(-h) - 1) / h + 1) * d1 - alphaT * ((Math.Exp(-h) - 1 + h) / (h * h) - 0.5) * d2;
+            Assert.Equal(expected, p3[k], 1e-4);
+        }
+    }
+
+    // The order warms up with the history and drops at the end: first order first and last, at most second order the
+    // step before the last below 15 steps (diffusers' lower_order_final); 3M's first two steps are 2M's.
+    [Fact]
+    public void DpmSolver3M_Orders_WarmUpAndLowerAtTheEnd()
+    {
+        var s3 = new DpmSolverPlusPlusSampler(Linear1000, PredictionType.Epsilon, order: 3);
+        var s2 = new DpmSolverPlusPlusSampler(Linear1000, PredictionType.Epsilon);
+        Assert.Equal([1, 2, 3, 3, 3, 3, 3, 3, 2, 1], Enumerable.Range(0, 10).Select(i => s3.OrderAt(i, 10)));
+        Assert.Equal([1, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 1], Enumerable.Range(0, 20).Select(i => s3.OrderAt(i, 20)));
+        Assert.Equal([1, 2, 2, 2, 1], Enumerable.Range(0, 5).Select(i => s2.OrderAt(i, 5)));
+        Assert.Equal([1], Enumerable.Range(0, 1).Select(i => s3.OrderAt(i, 1)));
+        s3.SetTimesteps(10); s2.SetTimesteps(10);
+        var x = Noise(5, 32); var out1 = Noise(6, 32); var out2 = Noise(7, 32);
+        var a = new float[32]; var b = new float[32]; var x0 = new float[32];
+        s3.Step(out1, s3.Timesteps[0], x, [], a, x0, 32); s2.Step(out1, s2.Timesteps[0], x, [], b, x0, 32);
+        Assert.Equal(b, a);
+        s3.Step(out2, s3.Timesteps[1], a, [], a, x0, 32); s2.Step(out2, s2.Timesteps[1], b, [], b, x0, 32);
+        Assert.Equal(b, a);
+        Assert.Throws<InvalidInputException>(() => new DpmSolverPlusPlusSampler(Linear1000, PredictionType.Epsilon, order: 4));
+    }
+
+    // Higher order pays off where the ODE is smooth: on Gaussian data with the exact score, from the same x_T, 3M's
+    // samples after 8 and 10 steps lie closer to the converged solution (DDIM at T = 1000 steps) than 2M's.
+    [Theory]
+    [InlineData(8)]
+    [InlineData(10)]
+    public void DpmSolver3M_IsCloserToTheConvergedOde_Than2M(int steps)
+    {
+        var schedule = Linear1000;
+        var xT = Noise(91, 2048);
+        float[] Solve(ISampler sampler, int n) => Oracles.Sample(sampler, n, (float[])xT.Clone(), (t, xs, output) =>
+        {
+            double ab = schedule.AlphasCumprod[t];
+            for (int k = 0; k < xs.Length; k++) output[k] = Oracles.Output(PredictionType.Epsilon, ab, xs[k], Oracles.GaussianEps(ab, xs[k], M, S));
+        }, seed: 92);
+        var noClip = SamplerOptions.Default with { ClipSample = false };
+        var reference = Solve(SamplerFactory.Create(SamplerKind.Ddim, schedule, PredictionType.Epsilon, noClip), schedule.T);
+        double Rms(float[] x) => Math.Sqrt(x.Zip(reference, (a, b) => (double)(a - b) * (a - b)).Average());
+        double e2 = Rms(Solve(SamplerFactory.Create(SamplerKind.DpmSolverPlusPlus, schedule, PredictionType.Epsilon, noClip), steps));
+        double e3 = Rms(Solve(SamplerFactory.Create(SamplerKind.DpmSolverPlusPlus3M, schedule, PredictionType.Epsilon, noClip), steps));
+        Assert.True(e3 < e2, $"{steps} steps: RMS distance to the converged ODE solution 3M {e3:E3}, 2M {e2:E3}");
     }
 
     [Fact]

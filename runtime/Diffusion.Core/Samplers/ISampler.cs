@@ -9,6 +9,8 @@ public enum SamplerKind
     Ddim,
     /// <summary>DPM-Solver++ 2M (Lu et al. 2022), multistep, data prediction.</summary>
     DpmSolverPlusPlus,
+    /// <summary>DPM-Solver++ 3M (Lu et al. 2022, third-order multistep), with the lower-order warm-up and final steps.</summary>
+    DpmSolverPlusPlus3M,
 }
 
 /// <summary>How inference timesteps are picked from 0..T-1 (diffusers' <c>timestep_spacing</c>).</summary>

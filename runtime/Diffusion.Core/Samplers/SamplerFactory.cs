@@ -16,26 +16,32 @@ public static class SamplerFactory
             SamplerKind.Ddpm => new DdpmSampler(schedule, prediction, options),
             SamplerKind.Ddim => new DdimSampler(schedule, prediction, options),
             SamplerKind.DpmSolverPlusPlus => new DpmSolverPlusPlusSampler(schedule, prediction, options),
-            _ => throw new InvalidInputException($"Unknown sampler {kind}; expected ddpm, ddim or dpm++."),
+            SamplerKind.DpmSolverPlusPlus3M => new DpmSolverPlusPlusSampler(schedule, prediction, options, order: 3),
+            _ => throw new InvalidInputException($"Unknown sampler {kind}; expected {Names}."),
         };
     }
 
-    /// <summary>Command-line name: "ddpm", "ddim" or "dpm++".</summary>
+    /// <summary>The command-line names, for help texts and messages.</summary>
+    public const string Names = "ddpm, ddim, dpm++ or dpm++3m";
+
+    /// <summary>Command-line name: "ddpm", "ddim", "dpm++" or "dpm++3m".</summary>
     public static string Name(SamplerKind kind) => kind switch
     {
         SamplerKind.Ddpm => "ddpm",
         SamplerKind.Ddim => "ddim",
         SamplerKind.DpmSolverPlusPlus => "dpm++",
+        SamplerKind.DpmSolverPlusPlus3M => "dpm++3m",
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 
-    /// <summary>Parses "ddpm", "ddim" or "dpm++" (also "dpmpp", "dpm-solver++"), case-insensitive.</summary>
+    /// <summary>Parses "ddpm", "ddim", "dpm++" (also "dpmpp", "dpm-solver++", "dpm++2m") or "dpm++3m" (also "dpmpp3m"), case-insensitive.</summary>
     /// <exception cref="InvalidInputException">Any other value.</exception>
     public static SamplerKind Parse(string value) => value?.Trim().ToLowerInvariant() switch
     {
         "ddpm" => SamplerKind.Ddpm,
         "ddim" => SamplerKind.Ddim,
-        "dpm++" or "dpmpp" or "dpm-solver++" or "dpmsolver++" => SamplerKind.DpmSolverPlusPlus,
-        _ => throw new InvalidInputException($"Unknown sampler '{value}'; expected ddpm, ddim or dpm++."),
+        "dpm++" or "dpmpp" or "dpm-solver++" or "dpmsolver++" or "dpm++2m" or "dpmpp2m" => SamplerKind.DpmSolverPlusPlus,
+        "dpm++3m" or "dpmpp3m" or "dpm-solver++3m" => SamplerKind.DpmSolverPlusPlus3M,
+        _ => throw new InvalidInputException($"Unknown sampler '{value}'; expected {Names}."),
     };
 }
