@@ -14,7 +14,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1
 export DOTNET_NOLOGO=1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup deps restore torchsharp data build build-cuda train bench-train export int8 generate pack-runtime sample train-classifier export-classifier judges eval gate experiments test bench bench-quick clean
+.PHONY: help setup deps restore torchsharp data data-shapes build build-cuda train bench-train export int8 generate pack-runtime sample train-classifier export-classifier judges eval gate experiments test bench bench-quick clean
 
 help: ## list the targets
 	@echo "Diffusion pipeline. First: 'make setup', then 'make train export'; tests: 'make test'."
@@ -34,6 +34,9 @@ torchsharp: ## prepare a dotnet that can load TorchSharp (idempotent)
 
 data: ## fetch MNIST and Fashion-MNIST into data/ and verify SHA-256
 	@scripts/fetch-data.sh
+
+data-shapes: ## write the coloured-shapes image folder (4 classes, 32x32 RGB) into data/shapes; ARGS e.g. '--train-per-class 500'
+	dotnet run --project runtime/Diffusion.Generate.Cli $(RUN_FLAGS) -- data-shapes $(ARGS)
 
 build: torchsharp ## build everything
 	$(TS_DOTNET) build Pipeline.sln $(DOTNET_FLAGS)

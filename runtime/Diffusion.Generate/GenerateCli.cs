@@ -58,7 +58,23 @@ public static class GenerateCli
             model, digits, perClass, guidance, steps, sampler, eta, spacing, noClip, threshold, seed, batch, threads, parallelism, chunkRows, precision, device,
             cudnnSearch, cudaGraph, output, format, single, frames, forward, cache, quiet,
         };
-        var root = new RootCommand("Diffusion runtime: class-conditional sampling with ONNX Runtime") { generate };
+        // data-shapes: the coloured-shapes image folder made here (issue 17), for the image-folder path's tests and demo
+        var shapesOut = new Option<string>("--out") { Description = "Output image folder (train/ and test/ splits)", DefaultValueFactory = _ => Path.Combine("data", "shapes") };
+        var shapesTrain = new Option<int>("--train-per-class") { Description = "Training images per class", DefaultValueFactory = _ => 1000 };
+        var shapesTest = new Option<int>("--test-per-class") { Description = "Test images per class", DefaultValueFactory = _ => 200 };
+        var shapesSize = new Option<int>("--size") { Description = "Image side in pixels", DefaultValueFactory = _ => 32 };
+        var shapesSeed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 0 };
+        var shapes = new Command("data-shapes", $"Write the coloured-shapes dataset ({string.Join(", ", Imaging.ShapesDataset.Classes)}) as an image folder")
+            { shapesOut, shapesTrain, shapesTest, shapesSize, shapesSeed };
+        shapes.SetAction(r =>
+        {
+            string dir = r.GetValue(shapesOut)!;
+            Diffusion.Tools.OutputPath.CheckFolder(dir, "--out");
+            int n = Imaging.ShapesDataset.Write(dir, r.GetValue(shapesTrain), r.GetValue(shapesTest), r.GetValue(shapesSize), r.GetValue(shapesSeed));
+            stdout.WriteLine($"wrote {n} images ({Imaging.ShapesDataset.Classes.Count} classes) into {dir}/train and {dir}/test");
+            return 0;
+        });
+        var root = new RootCommand("Diffusion runtime: class-conditional sampling with ONNX Runtime") { generate, shapes };
 
         int exit = 0;
         generate.SetAction(r =>
