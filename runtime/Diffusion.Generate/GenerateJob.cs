@@ -38,6 +38,8 @@ public static class GenerateJob
             Seed = s.Seed, BatchSize = s.Batch,
         };
         pipeline.Validate(request);
+        if (meta.Channels != 1 && (s.Formats.HasFlag(OutputFormats.Idx) || s.Formats.HasFlag(OutputFormats.Gif) || s.ForwardFrom is not null))
+            throw new InvalidInputException($"{s.Model} makes {meta.Channels}-channel images; IDX files, GIFs and --forward-from are greyscale-only here: use --format png.");
         IdxDataset? data = s.ForwardFrom is null ? null : IdxDataset.LoadSplit(s.ForwardFrom, "t10k", meta.NumClasses);
         string outDir = CheckWritable(s.Out);
 
@@ -54,12 +56,12 @@ public static class GenerateJob
             $"model {s.Model}, classes {string.Join(",", classes)}, {s.PerClass} per class, {s.Steps} steps, guidance {s.Guidance.ToString(CultureInfo.InvariantCulture)}, seed {s.Seed}, formats {s.Formats}");
         if (s.Formats.HasFlag(OutputFormats.Png))
         {
-            written.Add(Write(Path.Combine(outDir, "grid.png"), p => PngGrid.Write(p, result.Images, classes.Length, s.PerClass, h, w, pad: 2, scale: 2), ct));
+            written.Add(Write(Path.Combine(outDir, "grid.png"), p => PngGrid.Write(p, result.Images, classes.Length, s.PerClass, h, w, pad: 2, scale: 2, channels: meta.Channels), ct));
             if (s.Single)
                 for (int i = 0; i < result.Count; i++)
                 {
                     var img = result.Images.AsSpan(i * size, size).ToArray();
-                    written.Add(Write(Path.Combine(outDir, "single", $"{labels[i]}-{i % s.PerClass:D3}.png"), p => PngGrid.Write(p, img, 1, 1, h, w, pad: 0), ct));
+                    written.Add(Write(Path.Combine(outDir, "single", $"{labels[i]}-{i % s.PerClass:D3}.png"), p => PngGrid.Write(p, img, 1, 1, h, w, pad: 0, channels: meta.Channels), ct));
                 }
         }
         if (s.Formats.HasFlag(OutputFormats.Idx))

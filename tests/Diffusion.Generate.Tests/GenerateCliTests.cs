@@ -107,6 +107,28 @@ public class GenerateCliTests
         Assert.NotEqual(a, Run("dpm++", "64"));
     }
 
+    // A 3-channel model (issue 17): the grid is an RGB PNG of the model's colours; IDX and GIF stay greyscale-only and say so.
+    [Fact]
+    public void ColourModels_WriteRgbPngGrids_AndRefuseIdxAndGif()
+    {
+        string dir = TinyModels.NewTempDir();
+        Diffusion.Onnx.OnnxHelper.Save(TinyModels.Build(TinyModels.Meta(GraphKind.Unet, c: 3, h: 8, w: 8)), Path.Combine(dir, "unet.onnx"));
+        Diffusion.Onnx.OnnxHelper.Save(TinyModels.Build(TinyModels.Meta(GraphKind.Guided, c: 3, h: 8, w: 8)), Path.Combine(dir, "unet-guided.onnx"));
+        string outDir = NewDir();
+        var (code, _, err) = Cli("--model", dir, "--digits", "1,2", "--per-class", "2", "--steps", "3", "--format", "png", "--single", "--out", outDir);
+        Assert.True(code == 0, err);
+        using (var grid = SkiaSharp.SKBitmap.Decode(Path.Combine(outDir, "grid.png")))
+        {
+            Assert.Equal((2 * (8 + 2) + 2) * 2, grid.Width); // 2 per class, pad 2, scale 2
+            Assert.NotEqual(SkiaSharp.SKColorType.Gray8, grid.ColorType);
+        }
+        using (var single = SkiaSharp.SKBitmap.Decode(Path.Combine(outDir, "single", "1-000.png")))
+            Assert.Equal(8, single.Width);
+        var bad = Cli("--model", dir, "--format", "png,idx", "--out", NewDir());
+        Assert.Equal(2, bad.Exit);
+        Assert.Contains("greyscale-only", bad.Err);
+    }
+
     public static TheoryData<string[], string> BadArgs => new()
     {
         { ["--digits", "3,12"], "class 12" },
