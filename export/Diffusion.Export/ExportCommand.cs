@@ -51,6 +51,8 @@ public static class ExportCommand
             string data = dataDir ?? Path.Combine("data", ck.Config.Dataset);
             if (dataDir is null && !Directory.Exists(data))
                 stderr.WriteLine($"warning: no {data} for int8 calibration; writing the float32 graphs only (run 'make data', pass --data, or --no-int8 to silence this).");
+            else if (ck.Config.Model.InChannels != 1 || Imaging.ImageFolderDataset.IsImageFolder(data))
+                stderr.WriteLine($"warning: int8 calibration reads greyscale IDX files only so far; {data} is {(ck.Config.Model.InChannels != 1 ? $"for a {ck.Config.Model.InChannels}-channel model" : "an image folder")}, so only the float32 graphs are written (--no-int8 silences this).");
             else
                 calibration = Int8Folder.LoadCalibration(data, ck.Config.Model.NumClasses); // a bad --data fails before anything is written
         }

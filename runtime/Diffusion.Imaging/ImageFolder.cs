@@ -64,6 +64,13 @@ public sealed class ImageFolderDataset
         return Directory.EnumerateDirectories(root).Any(d => Directory.EnumerateFiles(d).Any(IsImage));
     }
 
+    /// <summary>The class names of an image folder's train split (its class folders, sorted ordinally), without decoding anything.</summary>
+    public static IReadOnlyList<string> ClassNamesOf(string folder)
+    {
+        string root = Directory.Exists(Path.Combine(folder, "train")) ? Path.Combine(folder, "train") : folder;
+        return Directory.Exists(root) ? Directory.GetDirectories(root).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList() : [];
+    }
+
     /// <summary>Reads split <paramref name="split"/> ("train" or "test") of <paramref name="folder"/>; a folder without train/ and test/ is its own train split.</summary>
     /// <exception cref="InvalidInputException">No such folder or split, fewer than two classes, an empty class folder, more than 255 classes,
     /// a file that cannot be decoded (unless skipped), or a size other than the model's with <see cref="ResizeMode.Refuse"/>; one line naming the file or folder.</exception>

@@ -41,7 +41,9 @@ public static class TrainCli
         var config = Add(cmd, new Option<string>("--config") { Description = $"Config file (default {DefaultConfig}).", DefaultValueFactory = _ => DefaultConfig });
         var name = Add(cmd, new Option<string?>("--name") { Description = "Run name (outputs in runs/<name>)." });
         var outDir = Add(cmd, new Option<string?>("--out") { Description = "Run folder (default runs/<name>)." });
-        var data = Add(cmd, new Option<string?>("--data") { Description = "Folder of IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, raw or .gz)." });
+        var data = Add(cmd, new Option<string?>("--data") { Description = "Folder of IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, raw or .gz), or an image folder (<class>/*.png|jpg, optionally under train/): its class folders become the class names." });
+        var imageSize = Add(cmd, new Option<int?>("--image-size") { Description = "Image side of the model (images of another size are refused)." });
+        var channels = Add(cmd, new Option<int?>("--channels") { Description = "Image channels of the model: 1 (greyscale) or 3 (RGB; the default for image folders)." });
         var dataset = Add(cmd, new Option<string?>("--dataset") { Description = "Dataset name written in metadata." });
         var preset = Add(cmd, new Option<string?>("--preset") { Description = "Model preset: small, medium, large (replaces the config's model)." });
         var schedule = Add(cmd, new Option<string?>("--schedule") { Description = "Noise schedule: linear, cosine, quadratic." });
@@ -76,6 +78,20 @@ public static class TrainCli
                 TrainConfig Overrides(TrainConfig c)
                 {
                     if (parse.GetValue(preset) is string p) c = c with { Preset = p, Model = UNetConfig.Preset(p) with { NumClasses = c.ClassNames.Count } };
+                    string dataDir = parse.GetValue(data) ?? c.Data;
+                    if (Imaging.ImageFolderDataset.IsImageFolder(dataDir))
+                    {
+                        // an image folder names its classes; colour unless told otherwise
+                        var names = Imaging.ImageFolderDataset.ClassNamesOf(dataDir);
+                        c = c with
+                        {
+                            ClassNames = names.ToList(),
+                            Dataset = parse.GetValue(dataset) ?? Path.GetFileName(Path.GetFullPath(dataDir).TrimEnd(Path.DirectorySeparatorChar)),
+                            Model = c.Model with { NumClasses = names.Count, InChannels = parse.GetValue(channels) ?? 3 },
+                        };
+                    }
+                    else if (parse.GetValue(channels) is int ch) c = c with { Model = c.Model with { InChannels = ch } };
+                    if (parse.GetValue(imageSize) is int size) c = c with { Model = c.Model with { ImageSize = size } };
                     return c with
                     {
                         Name = parse.GetValue(name) ?? c.Name,

@@ -11,7 +11,7 @@ namespace Diffusion.Train.Data;
 /// </summary>
 public sealed class ImageData : IDisposable
 {
-    /// <summary>Images, [N, 1, H, W] float32 in [-1, 1].</summary>
+    /// <summary>Images, [N, C, H, W] float32 in [-1, 1].</summary>
     public Tensor Images { get; }
     /// <summary>Labels, [N] int64 in 0..classes-1.</summary>
     public Tensor Labels { get; }
@@ -21,10 +21,21 @@ public sealed class ImageData : IDisposable
     public int Height { get; }
     /// <summary>Image width W.</summary>
     public int Width { get; }
+    /// <summary>Channels C (1 for IDX data; 1 or 3 for image folders).</summary>
+    public int Channels => (int)Images.shape[1];
 
     private ImageData(Tensor images, Tensor labels, int count, int height, int width)
     {
         Images = images; Labels = labels; Count = count; Height = height; Width = width;
+    }
+
+    /// <summary>Converts an image folder's split (<see cref="Imaging.ImageFolderDataset"/>, [N, C, H, W] bytes), the first <paramref name="maxImages"/> images (0 = all), to tensors on the CPU.</summary>
+    public static ImageData FromImageFolder(Imaging.ImageFolderDataset set, int maxImages = 0)
+    {
+        int n = maxImages > 0 ? Math.Min(maxImages, set.Count) : set.Count, per = set.Channels * set.Height * set.Width;
+        var pixels = new float[(long)n * per];
+        Pixels.ToModel(set.Pixels.AsSpan(0, n * per), pixels);
+        return new ImageData(tensor(pixels, [n, set.Channels, set.Height, set.Width]), tensor(set.Labels[..n].Select(l => (long)l).ToArray(), [n]), n, set.Height, set.Width);
     }
 
     /// <summary>Loads split <paramref name="split"/> ("train" or "t10k") from <paramref name="folder"/>, keeping the first <paramref name="maxImages"/> (0 = all).</summary>

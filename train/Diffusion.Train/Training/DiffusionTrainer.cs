@@ -107,7 +107,7 @@ public sealed class DiffusionTrainer : IDisposable
                 throw new InvalidInputException($"Run folder {config.RunDir} already holds {last}; pass --resume to continue it or --force to start over.");
 
             var device = TorchSetup.ResolveDevice(config.Device);
-            var data = ImageData.Load(config.Data, "train", config.ClassNames.Count, config.MaxTrainImages);
+            var data = LoadData(config);
             if (data.Height != config.Model.ImageSize || data.Width != config.Model.ImageSize)
             {
                 data.Dispose();
@@ -331,6 +331,22 @@ public sealed class DiffusionTrainer : IDisposable
         return p.TotalProcessorTime;
     }
 
+    // IDX files (greyscale) or an image folder (<data>/<class>/*.png|jpg, optionally under train/), at the model's
+    // channels and size; an image folder's classes must be the config's class names, in order
+    private static ImageData LoadData(TrainConfig config)
+    {
+        if (!Imaging.ImageFolderDataset.IsImageFolder(config.Data))
+        {
+            if (config.Model.InChannels != 1)
+                throw new InvalidInputException($"Data {config.Data}: IDX files are greyscale; model.in_channels is {config.Model.InChannels} (train on an image folder for colour).");
+            return ImageData.Load(config.Data, "train", config.ClassNames.Count, config.MaxTrainImages);
+        }
+        var set = Imaging.ImageFolderDataset.Load(config.Data, "train", new Imaging.ImageFolderOptions(config.Model.InChannels, config.Model.ImageSize));
+        if (!set.ClassNames.SequenceEqual(config.ClassNames))
+            throw new InvalidInputException($"Data {config.Data}: its class folders are [{string.Join(", ", set.ClassNames)}]; the config's class_names are [{string.Join(", ", config.ClassNames)}] (train passes an image folder's names itself unless the config gives them).");
+        return ImageData.FromImageFolder(set, config.MaxTrainImages);
+    }
+
     /// <summary>Samples <see cref="TrainConfig.SamplesPerClass"/> images per class from <paramref name="ema"/> with DDIM and guidance; writes a PNG grid (rows = classes).</summary>
     private string WriteSampleGrid(UNet ema, int epoch)
     {
@@ -340,7 +356,7 @@ public sealed class DiffusionTrainer : IDisposable
         var sampler = new DdimSampler(c.CreateSchedule(), c.Prediction, eta: 0, spacing: TimestepSpacing.Trailing, clipSample: true);
         var images = TorchSampling.Sample(ema, sampler, labels, c.SampleSteps, (float)c.SampleGuidance, c.Seed + 7919, _device);
         string path = Folder.SampleGrid(epoch);
-        PngGrid.Write(path, images, classes, k, c.Model.ImageSize, c.Model.ImageSize, pad: 2, scale: 2);
+        PngGrid.Write(path, images, classes, k, c.Model.ImageSize, c.Model.ImageSize, pad: 2, scale: 2, channels: c.Model.InChannels);
         return path;
     }
 
