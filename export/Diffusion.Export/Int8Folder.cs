@@ -101,7 +101,7 @@ public static class Int8Folder
             graphs[name] = new JsonObject
             {
                 ["bytes"] = bytes.LongLength,
-                ["sha256"] = Convert.ToHexStringLower(SHA256.HashData(bytes)),
+                [ModelFolderLayout.CardSha256Key] = Convert.ToHexStringLower(SHA256.HashData(bytes)),
                 ["convolutions"] = g.Convolutions,
                 ["parity"] = new JsonObject
                 {

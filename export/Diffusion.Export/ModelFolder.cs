@@ -101,7 +101,7 @@ public static class ModelFolder
         props.Remove(ModelMetadata.Prefix + "graph");
         var files = new JsonObject();
         foreach (var (name, bytes) in onnxFiles)
-            files[name] = new JsonObject { ["bytes"] = bytes.LongLength, ["sha256"] = Convert.ToHexStringLower(SHA256.HashData(bytes)) };
+            files[name] = new JsonObject { ["bytes"] = bytes.LongLength, [ModelFolderLayout.CardSha256Key] = Convert.ToHexStringLower(SHA256.HashData(bytes)) };
         string shape = $"[batch, {cfg.InChannels}, {cfg.ImageSize}, {cfg.ImageSize}]";
         return new JsonObject
         {
@@ -111,12 +111,12 @@ public static class ModelFolder
             ["prediction"] = Prediction.Name(metadata.Prediction),
             ["parameters"] = parameters,
             ["flops_per_image"] = new JsonObject { ["unet"] = Flops(unetFlops), ["unet_guided"] = Flops(guidedFlops) },
-            ["onnx"] = new JsonObject
+            [ModelFolderLayout.CardOnnxKey] = new JsonObject
             {
                 ["opset"] = unet.OpsetImport[0].Version,
                 ["ir_version"] = unet.IrVersion,
                 ["producer"] = $"{unet.ProducerName} {unet.ProducerVersion}",
-                ["files"] = files,
+                [ModelFolderLayout.CardFilesKey] = files,
                 ["inputs"] = new JsonObject
                 {
                     [UNetSignature.X] = $"float {shape}, x_t in [-1, 1] pixel scale",
@@ -138,7 +138,7 @@ public static class ModelFolder
     {
         var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
-        var onnx = card["onnx"]!.AsObject();
+        var onnx = card[ModelFolderLayout.CardOnnxKey]!.AsObject();
         var flops = card["flops_per_image"]!.AsObject();
         long F(string graph) => flops[graph]!["total"]!.GetValue<long>();
         sb.Append(inv, $"# Model card: {card["name"]}\n\n");
@@ -154,8 +154,8 @@ public static class ModelFolder
         sb.Append("\nFLOPs count convolutions and matrix products from the exported graph, 2 per multiply-accumulate.\n\n");
 
         sb.Append("## Files\n\n| File | Bytes | SHA-256 |\n|---|---:|---|\n");
-        foreach (var (name, f) in onnx["files"]!.AsObject())
-            sb.Append(inv, $"| {name} | {f!["bytes"]!.GetValue<long>().ToString("N0", inv)} | `{f["sha256"]}` |\n");
+        foreach (var (name, f) in onnx[ModelFolderLayout.CardFilesKey]!.AsObject())
+            sb.Append(inv, $"| {name} | {f!["bytes"]!.GetValue<long>().ToString("N0", inv)} | `{f[ModelFolderLayout.CardSha256Key]}` |\n");
 
         sb.Append("\n## Inputs and output\n\n| Name | Meaning |\n|---|---|\n");
         foreach (var (name, v) in onnx["inputs"]!.AsObject()) sb.Append(inv, $"| `{name}` | {v} |\n");

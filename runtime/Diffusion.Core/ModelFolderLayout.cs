@@ -48,6 +48,33 @@ public static class ModelFolderLayout
         _ => GuidedInt8,
     };
 
+    /// <summary>Keys of the graphs' manifest in <see cref="CardJson"/>: <c>onnx.files.&lt;file&gt;.sha256</c> (export writes it, the runtime checks it).</summary>
+    public const string CardOnnxKey = "onnx", CardFilesKey = "files", CardSha256Key = "sha256";
+
+    /// <summary>
+    /// The float32 graphs' SHA-256 as the folder's <see cref="CardJson"/> lists them (lower-case hex, by file name), or
+    /// an empty map when the folder has no readable card: the manifest of an export, for graphs that do not name their
+    /// checkpoint.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> CardGraphHashes(string folder)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        string path = Path.Combine(folder, CardJson);
+        if (!File.Exists(path)) return result;
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(path));
+            if (doc.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object
+                && doc.RootElement.TryGetProperty(CardOnnxKey, out var onnx) && onnx.ValueKind == System.Text.Json.JsonValueKind.Object
+                && onnx.TryGetProperty(CardFilesKey, out var files) && files.ValueKind == System.Text.Json.JsonValueKind.Object)
+                foreach (var f in files.EnumerateObject())
+                    if (f.Value.ValueKind == System.Text.Json.JsonValueKind.Object && f.Value.TryGetProperty(CardSha256Key, out var sha) && sha.ValueKind == System.Text.Json.JsonValueKind.String)
+                        result[f.Name] = sha.GetString()!;
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or IOException) { result.Clear(); }
+        return result;
+    }
+
     /// <summary>The default folder of a dataset's release model: <c>models/&lt;dataset&gt;</c>.</summary>
     public static string DefaultFolder(string dataset) => Path.Combine("models", dataset);
 }

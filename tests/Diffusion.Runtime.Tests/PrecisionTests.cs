@@ -116,4 +116,24 @@ public class PrecisionTests
         var e = Assert.Throws<InvalidInputException>(() => new RuntimeOptions { Device = ExecutionDevice.Cuda, Precision = PrecisionMode.Int8 }.Validate());
         Assert.Contains("CPU", e.Message);
     }
+
+    // Graphs exported before they named their checkpoint (the release models): the card's list of file hashes still
+    // finds a graph of another export swapped into the folder.
+    [Fact]
+    public void A_legacy_folder_whose_graph_is_not_the_one_its_card_lists_is_refused()
+    {
+        string dir = TinyModels.Folder();
+        string Hash(string f) => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Path.Combine(dir, f))));
+        File.WriteAllText(Path.Combine(dir, ModelFolderLayout.CardJson),
+            $"{{\"onnx\": {{\"files\": {{\"unet.onnx\": {{\"sha256\": \"{Hash(ModelFolderLayout.Unet)}\"}}, \"unet-guided.onnx\": {{\"sha256\": \"{Hash(ModelFolderLayout.Guided)}\"}}}}}}}}");
+        using (var ok = DiffusionPipeline.Load(dir, OneThread)) Assert.NotNull(ok.Guided);
+        // another export's guided graph: same schedule and classes, other bytes
+        Diffusion.Onnx.OnnxHelper.Save(TinyModels.Build(TinyModels.Meta(GraphKind.Guided) with { Architecture = "other" }), Path.Combine(dir, ModelFolderLayout.Guided));
+        var e = Assert.Throws<InvalidInputException>(() => DiffusionPipeline.Load(dir, OneThread));
+        Assert.Contains(Path.Combine(dir, ModelFolderLayout.Guided), e.Message);
+        Assert.Contains("mixes two exports", e.Message);
+        // a folder without a card has nothing to check against
+        File.Delete(Path.Combine(dir, ModelFolderLayout.CardJson));
+        using var noCard = DiffusionPipeline.Load(dir, OneThread);
+    }
 }

@@ -56,11 +56,17 @@ public sealed class DiffusionPipeline : IDisposable
         {
             if (u is not null) unet = DiffusionModel.Load(u, options, GraphKind.Unet);
             if (g is not null) guided = DiffusionModel.Load(g, options, GraphKind.Guided);
+            // each float32 file hashed at most once: the int8 graphs' origin and the card's manifest both need it
+            var hashes = new Dictionary<string, string>(StringComparer.Ordinal);
+            string Sha(string file) => hashes.TryGetValue(file, out var h) ? h
+                : hashes[file] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(file)));
             if (precision == GraphPrecision.Int8)
             {
-                CheckQuantizedFrom(unet, Path.Combine(path, ModelFolderLayout.Unet));
-                CheckQuantizedFrom(guided, Path.Combine(path, ModelFolderLayout.Guided));
+                CheckQuantizedFrom(unet, Path.Combine(path, ModelFolderLayout.Unet), Sha);
+                CheckQuantizedFrom(guided, Path.Combine(path, ModelFolderLayout.Guided), Sha);
             }
+            if (unet?.Metadata.CheckpointSha256.Length == 0 || guided?.Metadata.CheckpointSha256.Length == 0)
+                CheckAgainstCard(path, Sha);
             return new DiffusionPipeline(unet, guided, true, u ?? ModelFolderLayout.Unet, g ?? ModelFolderLayout.Guided);
         }
         catch { unet?.Dispose(); guided?.Dispose(); throw; }
@@ -98,15 +104,30 @@ public sealed class DiffusionPipeline : IDisposable
         return (u, g, GraphPrecision.Float32);
     }
 
-    private static void CheckQuantizedFrom(DiffusionModel? int8, string floatFile)
+    private static void CheckQuantizedFrom(DiffusionModel? int8, string floatFile, Func<string, string> sha256)
     {
         if (int8 is null) return;
         if (int8.Metadata.Precision != GraphPrecision.Int8)
             throw new InvalidInputException($"{int8.Path}: metadata says precision {int8.Metadata.Precision}; expected an int8 graph under this name.");
         if (!File.Exists(floatFile) || int8.Metadata.QuantizedFrom.Length == 0) return;
-        string sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(floatFile)));
+        string sha = sha256(floatFile);
         if (!string.Equals(sha, int8.Metadata.QuantizedFrom, StringComparison.OrdinalIgnoreCase))
             throw new InvalidInputException($"{int8.Path} was quantized from a different {Path.GetFileName(floatFile)} (sha256 {int8.Metadata.QuantizedFrom[..Math.Min(16, int8.Metadata.QuantizedFrom.Length)]}..., the file beside it is {sha[..16]}...): a stale export; re-run 'make export' or use precision float32.");
+    }
+
+    // Graphs exported before they named their checkpoint: the folder's card lists the float32 files of one export with
+    // their SHA-256, so a graph of another export beside them is still found.
+    private static void CheckAgainstCard(string folder, Func<string, string> sha256)
+    {
+        var listed = ModelFolderLayout.CardGraphHashes(folder);
+        foreach (var name in new[] { ModelFolderLayout.Unet, ModelFolderLayout.Guided })
+        {
+            string file = Path.Combine(folder, name);
+            if (!listed.TryGetValue(name, out var expected) || !File.Exists(file)) continue;
+            string sha = sha256(file);
+            if (!string.Equals(sha, expected, StringComparison.OrdinalIgnoreCase))
+                throw new InvalidInputException($"{file} is not the graph that the {ModelFolderLayout.CardJson} beside it lists (sha256 {sha[..16]}..., the card has {expected[..Math.Min(16, expected.Length)]}...): the folder mixes two exports; export the checkpoint again into it.");
+        }
     }
 
     /// <summary>The plain graph, or null.</summary>
