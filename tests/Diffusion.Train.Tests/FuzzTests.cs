@@ -40,6 +40,12 @@ public class FuzzTests(TrainedCheckpoint trained) : IClassFixture<TrainedCheckpo
             using var ck = Checkpoint.Load(p);
             Assert.Equal(ck.Config.Model, ck.Ema.Config);
         }, path);
+        // other files given as a checkpoint: a config, an IDX file, an empty file, text
+        byte[] config = Encoding.UTF8.GetBytes(TestData.TinyConfig("data/x", "runs/x").ToJson());
+        string idx = trained.Dir["fuzz-idx"];
+        Diffusion.Tools.Idx.Write(idx, [4], [1, 2, 3, 4]);
+        foreach (var other in new[] { config, File.ReadAllBytes(idx), [], "DDPMCKPT"u8.ToArray() })
+            failures.AddRange(Mutations.Run<InvalidInputException>([new Mutation($"a {other.Length}-byte other file", other)], path, p => Checkpoint.Load(p).Dispose(), path));
         AssertHeld(failures, "checkpoints");
     }
 
@@ -50,6 +56,9 @@ public class FuzzTests(TrainedCheckpoint trained) : IClassFixture<TrainedCheckpo
         byte[] json = Encoding.UTF8.GetBytes(config.ToJson());
         string path = trained.Dir["fuzz.json"];
         var failures = Mutations.Run<InvalidInputException>(Mutations.Of(json, Count, seed: 22, text: true), path, p => TrainConfig.Load(p).Validate(), path);
+        // other files given as a config: a checkpoint, JSON of another kind, an empty file
+        foreach (var other in new[] { trained.Bytes, "[1, 2, 3]"u8.ToArray(), "{\"preset\": 7}"u8.ToArray(), [] })
+            failures.AddRange(Mutations.Run<InvalidInputException>([new Mutation($"a {other.Length}-byte other file", other)], path, p => TrainConfig.Load(p), path));
         AssertHeld(failures, "config files");
     }
 }
