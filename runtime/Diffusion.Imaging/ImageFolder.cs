@@ -71,6 +71,21 @@ public sealed class ImageFolderDataset
         return Directory.Exists(root) ? Directory.GetDirectories(root).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList() : [];
     }
 
+    /// <summary>The side of the first image of the train split's first class (sorted), read from its header; what a judge trains at by default.</summary>
+    /// <exception cref="InvalidInputException">No image, an undecodable file, or a non-square image.</exception>
+    public static int FirstImageSize(string folder)
+    {
+        string root = Directory.Exists(Path.Combine(folder, "train")) ? Path.Combine(folder, "train") : folder;
+        var file = (Directory.Exists(root) ? Directory.GetDirectories(root).Order(StringComparer.Ordinal) : Enumerable.Empty<string>())
+            .Select(d => Directory.GetFiles(d).Where(IsImage).Order(StringComparer.Ordinal).FirstOrDefault()).FirstOrDefault(f => f is not null)
+            ?? throw new InvalidInputException($"Image folder {folder}: no .png, .jpg or .jpeg file under {root}/<class name>/.");
+        using var codec = SKCodec.Create(file)
+            ?? throw new InvalidInputException($"Image {file} cannot be decoded as PNG or JPEG (corrupt or another format).");
+        var info = codec.Info;
+        if (info.Width != info.Height) throw new InvalidInputException($"Image {file} is {info.Width}x{info.Height}; give the size to convert to (square images only).");
+        return info.Width;
+    }
+
     /// <summary>Reads split <paramref name="split"/> ("train" or "test") of <paramref name="folder"/>; a folder without train/ and test/ is its own train split.</summary>
     /// <exception cref="InvalidInputException">No such folder or split, fewer than two classes, an empty class folder, more than 255 classes,
     /// a file that cannot be decoded (unless skipped), or a size other than the model's with <see cref="ResizeMode.Refuse"/>; one line naming the file or folder.</exception>

@@ -2,20 +2,21 @@ using Diffusion.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 using Diffusion.Tools;
+using Diffusion.Imaging;
 
 namespace Diffusion.Judge.Tests;
 
 /// <summary>A judge trained briefly on a small MNIST subset, shared by the tests (BatchNorm statistics are then real).</summary>
 public sealed class TrainedJudgeFixture : IDisposable
 {
-    public IdxDataset Test { get; } = IdxDataset.LoadSplit(Repo.Data("mnist"), "t10k");
+    public LabelledImages Test { get; } = LabelledData.Load(Repo.Data("mnist"), DataSplit.Test, 10, 1, 28);
     public JudgeCnn Model { get; }
     public List<JudgeProgress> Progress { get; } = [];
 
     public TrainedJudgeFixture()
     {
         torch.set_num_threads(Math.Max(1, Environment.ProcessorCount));
-        var train = IdxDataset.LoadSplit(Repo.Data("mnist"), "train");
+        var train = LabelledData.Load(Repo.Data("mnist"), DataSplit.Train, 10, 1, 28);
         var options = new JudgeTrainOptions { Epochs = 2, BatchSize = 64, Limit = 2048, Seed = 3 };
         (Model, _) = JudgeTrainer.Train(options, new JudgeConfig { Channels1 = 8, Channels2 = 16, FeatureDim = 32 }, train, Progress.Add);
     }
@@ -103,11 +104,18 @@ public class JudgeCnnTests(TrainedJudgeFixture judge) : IClassFixture<TrainedJud
         var src = new byte[28 * 28];
         src[10 * 28 + 10] = 255;
         var dst = new float[28 * 28];
-        JudgeTrainer.Shift(src, 2, -1, dst);
+        JudgeTrainer.Shift(src, 1, 28, 2, -1, dst);
         Assert.Equal(1f, dst[9 * 28 + 12]);
         Assert.Equal(28 * 28 - 1, dst.Count(v => v == -1f));
-        JudgeTrainer.Shift(src, 0, 0, dst);
+        JudgeTrainer.Shift(src, 1, 28, 0, 0, dst);
         Assert.Equal(1f, dst[10 * 28 + 10]);
+        // colour: every channel plane moves the same way
+        var rgb = new byte[3 * 32 * 32];
+        for (int c = 0; c < 3; c++) rgb[c * 1024 + 5 * 32 + 6] = (byte)(100 * c + 50);
+        var moved = new float[3 * 32 * 32];
+        JudgeTrainer.Shift(rgb, 3, 32, -1, 2, moved);
+        for (int c = 0; c < 3; c++) Assert.Equal(Pixels.ToModel((byte)(100 * c + 50)), moved[c * 1024 + 7 * 32 + 5]);
+        Assert.Equal(3 * 1024 - 3, moved.Count(v => v == -1f));
     }
 
     [Fact]
@@ -120,20 +128,15 @@ public class JudgeCnnTests(TrainedJudgeFixture judge) : IClassFixture<TrainedJud
         Assert.Throws<InvalidInputException>(() => JudgeDatasets.ClassNames("cifar"));
     }
 
-    internal static Tensor Images(IdxDataset data, int start, int n)
+    internal static Tensor Images(LabelledImages data, int start, int n)
     {
         var px = new float[n * 784];
-        Pixels.ToModel(data.Images.Data.AsSpan(start * 784, n * 784), px);
+        Pixels.ToModel(data.Pixels.AsSpan(start * 784, n * 784), px);
         return tensor(px, [n, 1, 28, 28]);
     }
 
-    private static IdxDataset Subset(IdxDataset data, int n)
-    {
-        string dir = Repo.TempDir();
-        Idx.Write(Path.Combine(dir, "t10k-images-idx3-ubyte"), [n, 28, 28], data.Images.Data.AsSpan(0, n * 784));
-        Idx.Write(Path.Combine(dir, "t10k-labels-idx1-ubyte"), [n], data.Labels.Data.AsSpan(0, n));
-        return IdxDataset.LoadSplit(dir, "t10k");
-    }
+    private static LabelledImages Subset(LabelledImages data, int n)
+        => data with { Pixels = data.Pixels[..(n * data.ImageSize)], Labels = data.Labels[..n] };
 }
 
 internal static class Repo

@@ -6,6 +6,7 @@ using Spectre.Console;
 using TorchSharp;
 using Diffusion.Tools;
 using Diffusion.Tools.Cli;
+using Diffusion.Imaging;
 
 namespace Diffusion.Judge;
 
@@ -17,9 +18,11 @@ public static class JudgeCli
     {
         // train-classifier: trains the judge CNN on a dataset's training split, measures it on the test split and
         // writes a checkpoint (atomically). Export it to ONNX with export/ and score with eval/ (ML.NET).
-        var dataset = new Option<string>("--dataset") { Description = "mnist or fashion-mnist", DefaultValueFactory = _ => "mnist" };
-        var data = new Option<string?>("--data") { Description = "folder of IDX files (default data/<dataset>)" };
-        var epochs = new Option<int?>("--epochs") { Description = "passes over the training set (default 4 for mnist, 8 for fashion-mnist)" };
+        var dataset = new Option<string?>("--dataset") { Description = "mnist or fashion-mnist (default mnist), or the name of an image folder's judges (default: the folder's name)" };
+        var data = new Option<string?>("--data") { Description = "folder of IDX files, or an image folder <folder>/{train,test}/<class>/*.png|jpg (default data/<dataset>)" };
+        var channels = new Option<int?>("--channels") { Description = "image folder: 3 (RGB, default) or 1 (greyscale); the diffusion model's channels" };
+        var imageSize = new Option<int?>("--image-size") { Description = "image folder: side the images are read at (default: the first image's); the diffusion model's size" };
+        var epochs = new Option<int?>("--epochs") { Description = "passes over the training set (default 4 for mnist, 8 for fashion-mnist, 10 for an image folder)" };
         var batch = new Option<int>("--batch") { Description = "batch size", DefaultValueFactory = _ => new JudgeTrainOptions().BatchSize };
         var lr = new Option<double>("--lr") { Description = "peak learning rate (AdamW)", DefaultValueFactory = _ => new JudgeTrainOptions().LearningRate };
         var wd = new Option<double>("--weight-decay") { Description = "AdamW weight decay", DefaultValueFactory = _ => new JudgeTrainOptions().WeightDecay };
@@ -32,30 +35,31 @@ public static class JudgeCli
 
         var train = new Command("train-classifier", "Train the judge CNN and write its checkpoint")
         {
-            dataset, data, epochs, batch, lr, wd, shift, seed, limit, features, threads, output,
+            dataset, data, channels, imageSize, epochs, batch, lr, wd, shift, seed, limit, features, threads, output,
         };
         train.SetAction(pr =>
         {
-            string name = JudgeDatasets.Normalize(pr.GetValue(dataset)!);
-            string[] classes = JudgeDatasets.ClassNames(name);
+            var source = JudgeDatasets.Resolve(pr.GetValue(dataset), pr.GetValue(data), pr.GetValue(channels), pr.GetValue(imageSize));
+            string name = source.Dataset;
+            string[] classes = source.ClassNames;
             var options = new JudgeTrainOptions
             {
                 Dataset = name,
-                Data = pr.GetValue(data) ?? JudgeDatasets.DefaultDataFolder(name),
-                Epochs = pr.GetValue(epochs) ?? JudgeDatasets.DefaultEpochs(name), BatchSize = pr.GetValue(batch), LearningRate = pr.GetValue(lr),
+                Data = source.Data,
+                Epochs = pr.GetValue(epochs) ?? JudgeDatasets.DefaultEpochs(name, source.IsImageFolder), BatchSize = pr.GetValue(batch), LearningRate = pr.GetValue(lr),
                 WeightDecay = pr.GetValue(wd), MaxShift = pr.GetValue(shift), Seed = pr.GetValue(seed), Limit = pr.GetValue(limit),
             };
             options.Validate();
             int nThreads = pr.GetValue(threads);
             if (nThreads < 1) throw new InvalidInputException($"--threads {nThreads}; expected >= 1.");
-            var config = new JudgeConfig { FeatureDim = pr.GetValue(features), NumClasses = classes.Length };
+            var config = new JudgeConfig { FeatureDim = pr.GetValue(features), NumClasses = classes.Length, InChannels = source.Channels, ImageSize = source.Size };
             config.Validate();
             string outPath = pr.GetValue(output) ?? RunFolder.Judge(name).JudgeCheckpoint;
-            var trainSet = IdxDataset.LoadSplit(options.Data, "train", classes.Length);
-            var testSet = IdxDataset.LoadSplit(options.Data, "t10k", classes.Length);
+            var trainSet = LabelledData.Load(options.Data, DataSplit.Train, classes.Length, source.Channels, source.Size);
+            var testSet = LabelledData.Load(options.Data, DataSplit.Test, classes.Length, source.Channels, source.Size);
 
             torch.set_num_threads(nThreads);
-            AnsiConsole.MarkupLine($"[bold]train-classifier[/] {name}: {trainSet.Count} train / {testSet.Count} test images, " +
+            AnsiConsole.MarkupLine($"[bold]train-classifier[/] {Markup.Escape(name)}: {trainSet.Count} train / {testSet.Count} test images of [[{source.Channels},{source.Size},{source.Size}]], " +
                 $"{options.Epochs} epochs, batch {options.BatchSize}, lr {options.LearningRate}, shift {options.MaxShift}, {nThreads} threads");
 
             (JudgeCnn model, double seconds) = (null!, 0);

@@ -4,6 +4,7 @@ using Diffusion.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 using Diffusion.Tools;
+using Diffusion.Imaging;
 
 namespace Diffusion.Judge;
 
@@ -12,7 +13,7 @@ public sealed record JudgeTrainOptions
 {
     /// <summary>Dataset name ("mnist" or "fashion-mnist").</summary>
     public string Dataset { get; init; } = "mnist";
-    /// <summary>Folder with the IDX files (train and t10k splits).</summary>
+    /// <summary>Folder with the IDX files (train and t10k splits) or an image folder (train/ and test/).</summary>
     public string Data { get; init; } = "data/mnist";
     /// <summary>Passes over the training set.</summary>
     public int Epochs { get; init; } = 4;
@@ -64,19 +65,17 @@ public readonly record struct JudgeProgress(int Epoch, int Step, int StepsPerEpo
 /// </summary>
 public static class JudgeTrainer
 {
-    private const int Side = 28, Pixels784 = Side * Side;
-
     /// <summary>Trains a new judge; returns the model (eval mode) and the seconds spent training.</summary>
     /// <param name="options">Validated settings.</param>
     /// <param name="config">Architecture (NumClasses must match the data).</param>
     /// <param name="train">Training split.</param>
     /// <param name="progress">Called after every step (may be null).</param>
-    public static (JudgeCnn Model, double Seconds) Train(JudgeTrainOptions options, JudgeConfig config, IdxDataset train,
+    public static (JudgeCnn Model, double Seconds) Train(JudgeTrainOptions options, JudgeConfig config, LabelledImages train,
         Action<JudgeProgress>? progress = null)
     {
         options.Validate();
-        if (train.Height != Side || train.Width != Side)
-            throw new InvalidInputException($"{train.Images.Path}: images are {train.Height}x{train.Width}; the judge expects {Side}x{Side}.");
+        CheckShape(config, train);
+        int c = train.Channels, side = train.Height, size = train.ImageSize;
         torch.manual_seed(options.Seed);
         var model = new JudgeCnn(config);
         var rng = new Random(options.Seed);
@@ -90,7 +89,7 @@ public static class JudgeTrainer
         var schedule = new LearningRateSchedule(options.LearningRate, 0, (int)warmup, totalSteps);
         using var opt = new OptimizerSetup(model, schedule, options.WeightDecay, gradClip: 0);
         var order = Enumerable.Range(0, n).ToArray();
-        var xs = new float[batch * Pixels784];
+        var xs = new float[batch * size];
         var ys = new long[batch];
         var sw = Stopwatch.StartNew();
         long step = 0;
@@ -107,10 +106,10 @@ public static class JudgeTrainer
                     int i = order[s * batch + b];
                     int dx = options.MaxShift == 0 ? 0 : rng.Next(-options.MaxShift, options.MaxShift + 1);
                     int dy = options.MaxShift == 0 ? 0 : rng.Next(-options.MaxShift, options.MaxShift + 1);
-                    Shift(train.Images.Data.AsSpan(i * Pixels784, Pixels784), dx, dy, xs.AsSpan(b * Pixels784, Pixels784));
-                    ys[b] = train.Labels.Data[i];
+                    Shift(train.Pixels.AsSpan(i * size, size), c, side, dx, dy, xs.AsSpan(b * size, size));
+                    ys[b] = train.Labels[i];
                 }
-                var (loss, lr) = TrainStep(model, opt, step, xs, ys, batch);
+                var (loss, lr) = TrainStep(model, opt, step, xs, ys, [batch, c, side, side]);
                 lossSum += loss;
                 progress?.Invoke(new JudgeProgress(epoch, s + 1, stepsPerEpoch, lossSum / (s + 1), lr,
                     (s + 1) * batch / Math.Max(1e-9, epochClock.Elapsed.TotalSeconds)));
@@ -120,53 +119,64 @@ public static class JudgeTrainer
         return (model, sw.Elapsed.TotalSeconds);
     }
 
-    private static (double Loss, double Lr) TrainStep(JudgeCnn model, OptimizerSetup opt, long step, float[] xs, long[] ys, int batch)
+    private static void CheckShape(JudgeCnn model, LabelledImages data) => CheckShape(model.Config, data);
+
+    private static void CheckShape(JudgeConfig config, LabelledImages data)
+    {
+        if (data.Channels != config.InChannels || data.Height != config.ImageSize || data.Width != config.ImageSize)
+            throw new InvalidInputException($"{data.Source}: images are [{data.Channels},{data.Height},{data.Width}]; the judge takes [{config.InChannels},{config.ImageSize},{config.ImageSize}].");
+    }
+
+    private static (double Loss, double Lr) TrainStep(JudgeCnn model, OptimizerSetup opt, long step, float[] xs, long[] ys, long[] shape)
     {
         using var scope = NewDisposeScope();
-        var x = tensor(xs, [batch, 1, Side, Side]);
-        var y = tensor(ys, [batch]);
+        var x = tensor(xs, shape);
+        var y = tensor(ys, [shape[0]]);
         var loss = nn.functional.cross_entropy(model.forward(x), y);
         var (lr, _) = opt.Step(loss, step);
         return (loss.item<float>(), lr);
     }
 
     /// <summary>
-    /// Copies a 28 x 28 byte image shifted by (<paramref name="dx"/>, <paramref name="dy"/>) pixels into model
-    /// space ([-1, 1]); pixels shifted in from outside are background (-1).
+    /// Copies a [C, S, S] byte image shifted by (<paramref name="dx"/>, <paramref name="dy"/>) pixels into model
+    /// space ([-1, 1]); pixels shifted in from outside are black (-1), the background of MNIST and Fashion-MNIST.
     /// </summary>
-    public static void Shift(ReadOnlySpan<byte> src, int dx, int dy, Span<float> dst)
+    public static void Shift(ReadOnlySpan<byte> src, int channels, int side, int dx, int dy, Span<float> dst)
     {
         dst.Fill(Runtime.Pixels.Min);
-        for (int y = 0; y < Side; y++)
-        {
-            int sy = y - dy;
-            if ((uint)sy >= Side) continue;
-            for (int x = 0; x < Side; x++)
+        int plane = side * side;
+        for (int c = 0; c < channels; c++)
+            for (int y = 0; y < side; y++)
             {
-                int sx = x - dx;
-                if ((uint)sx < Side) dst[y * Side + x] = Runtime.Pixels.ToModel(src[sy * Side + sx]);
+                int sy = y - dy;
+                if ((uint)sy >= side) continue;
+                for (int x = 0; x < side; x++)
+                {
+                    int sx = x - dx;
+                    if ((uint)sx < side) dst[c * plane + y * side + x] = Runtime.Pixels.ToModel(src[c * plane + sy * side + sx]);
+                }
             }
-        }
     }
 
     /// <summary>Accuracy of <paramref name="model"/> (eval mode) on a labelled set, in batches of 1000.</summary>
-    public static ClassifierScore Evaluate(JudgeCnn model, IdxDataset data)
+    public static ClassifierScore Evaluate(JudgeCnn model, LabelledImages data)
     {
+        CheckShape(model, data);
         model.eval();
-        int k = model.Config.NumClasses, n = data.Count;
+        int k = model.Config.NumClasses, n = data.Count, size = data.ImageSize;
         var correct = new int[k]; var total = new int[k];
         const int batch = 1000;
-        var xs = new float[batch * Pixels784];
+        var xs = new float[batch * size];
         using var noGrad = no_grad();
         for (int start = 0; start < n; start += batch)
         {
             int m = Math.Min(batch, n - start);
-            Runtime.Pixels.ToModel(data.Images.Data.AsSpan(start * Pixels784, m * Pixels784), xs);
+            Runtime.Pixels.ToModel(data.Pixels.AsSpan(start * size, m * size), xs);
             using var scope = NewDisposeScope();
-            var pred = model.forward(tensor(xs.AsSpan(0, m * Pixels784).ToArray(), [m, 1, Side, Side])).argmax(1).data<long>().ToArray();
+            var pred = model.forward(tensor(xs.AsSpan(0, m * size).ToArray(), [m, data.Channels, data.Height, data.Width])).argmax(1).data<long>().ToArray();
             for (int i = 0; i < m; i++)
             {
-                int label = data.Labels.Data[start + i];
+                int label = data.Labels[start + i];
                 total[label]++;
                 if (pred[i] == label) correct[label]++;
             }

@@ -30,8 +30,8 @@ public static class Denoising
     {
         var meta = denoiser.Metadata;
         var schedule = meta.CreateSchedule();
-        if (real.Height != meta.Height || real.Width != meta.Width || meta.Channels != 1)
-            throw new InvalidInputException($"{real.Source}: {real.Height}x{real.Width} images; the model takes [{meta.Channels},{meta.Height},{meta.Width}].");
+        if (real.Height != meta.Height || real.Width != meta.Width || real.Channels != meta.Channels)
+            throw new InvalidInputException($"{real.Source}: [{real.Channels},{real.Height},{real.Width}] images; the model takes [{meta.Channels},{meta.Height},{meta.Width}].");
         int size = real.ImageSize;
         var results = new List<DenoisingResult>();
         foreach (int t in timesteps)
@@ -64,17 +64,27 @@ public static class Denoising
                     Prediction.Apply(toX0, xt, batch.Output.Slice(j * size, size), x0Hat);
                     Clamp(x0Hat);
                     psnr += Finite(ImageQuality.Psnr(x0, x0Hat));
-                    ssim += ImageQuality.Ssim(x0, x0Hat, real.Height, real.Width);
+                    ssim += PlaneSsim(x0, x0Hat, real);
                     for (int i = 0; i < size; i++) noisy[i] = (float)(xt[i] / Math.Sqrt(ab));
                     Clamp(noisy);
                     npsnr += Finite(ImageQuality.Psnr(x0, noisy));
-                    nssim += ImageQuality.Ssim(x0, noisy, real.Height, real.Width);
+                    nssim += PlaneSsim(x0, noisy, real);
                 }
             }
             int c = real.Count;
             results.Add(new DenoisingResult(t, ab, c, psnr / c, ssim / c, npsnr / c, nssim / c));
         }
         return [.. results];
+    }
+
+    // SSIM of each channel plane, averaged (one plane for greyscale: exactly ImageQuality.Ssim)
+    private static double PlaneSsim(ReadOnlySpan<float> a, ReadOnlySpan<float> b, ImageSet set)
+    {
+        if (set.Channels == 1) return ImageQuality.Ssim(a, b, set.Height, set.Width);
+        int plane = set.PlaneSize;
+        double sum = 0;
+        for (int c = 0; c < set.Channels; c++) sum += ImageQuality.Ssim(a.Slice(c * plane, plane), b.Slice(c * plane, plane), set.Height, set.Width);
+        return sum / set.Channels;
     }
 
     private static void Clamp(Span<float> v)

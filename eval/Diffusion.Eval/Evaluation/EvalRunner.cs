@@ -205,6 +205,6 @@ public static class EvalRunner
             for (int j = 0; j < Math.Min(perRow, idx.Length); j++)
                 set.Image(idx[j]).CopyTo(px.AsSpan((c * perRow + j) * set.ImageSize, set.ImageSize));
         }
-        PngGrid.Write(path, px, numClasses, perRow, set.Height, set.Width, pad: 2, scale: 2);
+        PngGrid.Write(path, px, numClasses, perRow, set.Height, set.Width, pad: 2, scale: 2, channels: set.Channels);
     }
 }

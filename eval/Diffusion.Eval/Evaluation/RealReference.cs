@@ -53,18 +53,18 @@ public sealed class RealReference
 
     /// <summary>Loads and scores the real data in <paramref name="dataFolder"/>.</summary>
     /// <param name="judges">The judges.</param>
-    /// <param name="dataFolder">Folder with the train and t10k IDX files.</param>
+    /// <param name="dataFolder">Folder with the train and t10k IDX files, or an image folder with train/ and test/ (<see cref="Imaging.LabelledData"/>).</param>
     /// <param name="trainCount">Size of the training sample (10,000 by default).</param>
     /// <param name="seed">Seed of the training sample.</param>
     /// <exception cref="InvalidInputException">Missing or bad data.</exception>
     public static RealReference Load(JudgeSet judges, string dataFolder, int trainCount = 10_000, int seed = 0)
     {
         int k = judges.Card.NumClasses;
-        var test = ImageSet.FromIdx(IdxDataset.LoadSplit(dataFolder, "t10k", k));
-        var trainIdx = IdxDataset.LoadSplit(dataFolder, "train", k);
-        var order = Enumerable.Range(0, trainIdx.Count).ToArray();
+        var test = ImageSet.From(judges.LoadData(dataFolder, Imaging.DataSplit.Test));
+        var trainData = judges.LoadData(dataFolder, Imaging.DataSplit.Train);
+        var order = Enumerable.Range(0, trainData.Count).ToArray();
         new Random(seed).Shuffle(order);
-        var train = ImageSet.FromIdx(trainIdx, order.Take(Math.Min(trainCount, order.Length)).ToArray());
+        var train = ImageSet.From(trainData, order.Take(Math.Min(trainCount, order.Length)).ToArray());
         var lgbm = judges.LightGbm is null ? null : ClassificationMetrics.Compute(test.Labels, judges.LightGbm.Score(test).Probabilities, k);
         return new RealReference(test, judges.Cnn.Score(test), lgbm, train, judges.Cnn.Score(train), k);
     }

@@ -56,7 +56,6 @@ public static class Sampling
     {
         if (perClass < 1) throw new InvalidInputException($"--per-class {perClass}; expected >= 1.");
         var meta = pipeline.Metadata;
-        if (meta.Channels != 1) throw new InvalidInputException($"Model has {meta.Channels} channels; the judges take grayscale (1 channel) images.");
         var labels = Enumerable.Range(0, meta.NumClasses).SelectMany(c => Enumerable.Repeat(c, perClass)).ToArray();
         var result = pipeline.Generate(new GenerationRequest
         {
@@ -65,6 +64,6 @@ public static class Sampling
         }, cancellationToken);
         var px = new float[result.Images.Length];
         Pixels.ToModel(result.ToBytes(), px);
-        return (new ImageSet(px, labels, meta.Height, meta.Width, $"generated ({setting}, seed {seed})"), result.Elapsed.TotalSeconds);
+        return (new ImageSet(px, labels, meta.Height, meta.Width, $"generated ({setting}, seed {seed})", meta.Channels), result.Elapsed.TotalSeconds);
     }
 }

@@ -15,7 +15,7 @@ public sealed record JudgeBuildOptions
     public required string Onnx { get; init; }
     /// <summary>Folder for judge.onnx (copied there when elsewhere), judge.mlnet.zip, judge-lightgbm.zip, judge.json, judge-card.md.</summary>
     public required string OutDir { get; init; }
-    /// <summary>Folder of the dataset's IDX files (train and t10k).</summary>
+    /// <summary>Folder of the dataset: IDX files (train and t10k) or an image folder with train/ and test/.</summary>
     public required string Data { get; init; }
     /// <summary>LightGBM settings; null skips the LightGBM judge.</summary>
     public LightGbmOptions? LightGbm { get; init; } = new();
@@ -62,16 +62,15 @@ public static class JudgeBuilder
         if (options.LightGbmTrainLimit < 0) throw new InvalidInputException($"--lgbm-limit {options.LightGbmTrainLimit}; expected >= 0.");
         var meta = ReadMetadata(options.Onnx);
         int k = meta.NumClasses;
-        var test = ImageSet.FromIdx(IdxDataset.LoadSplit(options.Data, "t10k", k));
-        if (test.Height != meta.Height || test.Width != meta.Width)
-            throw new InvalidInputException($"{options.Data}: images are {test.Height}x{test.Width}; the judge {options.Onnx} takes {meta.Height}x{meta.Width}.");
+        int[] shape = [meta.Channels, meta.Height, meta.Width];
+        var test = ImageSet.From(JudgeSet.LoadData(options.Data, Imaging.DataSplit.Test, meta.ClassNames, shape));
         Directory.CreateDirectory(options.OutDir);
         string onnx = Path.Combine(options.OutDir, ModelFolderLayout.JudgeOnnx);
         if (Path.GetFullPath(onnx) != Path.GetFullPath(options.Onnx)) AtomicFile.WriteAllBytes(onnx, File.ReadAllBytes(options.Onnx));
 
         // Main judge: ML.NET pipeline around the ONNX CNN, saved, then reloaded from the zip alone and measured.
         string zip = Path.Combine(options.OutDir, ModelFolderLayout.JudgeMlNet);
-        using (var built = OnnxCnnJudge.FromOnnx(onnx, meta.Height, meta.Width, options.Threads))
+        using (var built = OnnxCnnJudge.FromOnnx(onnx, meta.Channels, meta.Height, meta.Width, options.Threads))
         {
             if (built.NumClasses != k || built.FeatureDim != meta.FeatureDim)
                 throw new InvalidInputException($"{options.Onnx}: outputs give {built.NumClasses} classes and F = {built.FeatureDim}; its metadata says {k} and {meta.FeatureDim}.");
@@ -111,7 +110,7 @@ public static class JudgeBuilder
             }
             else
             {
-                var train = ImageSet.FromIdx(IdxDataset.LoadSplit(options.Data, "train", k), options.LightGbmTrainLimit);
+                var train = ImageSet.From(Imaging.LabelledData.Load(options.Data, Imaging.DataSplit.Train, k, meta.Channels, meta.Height, limit: options.LightGbmTrainLimit));
                 lgbmCount = train.Count;
                 var sw = Stopwatch.StartNew();
                 using (var trained = LightGbmJudge.Train(train, k, lo)) { lgbmSeconds = sw.Elapsed.TotalSeconds; trained.Save(lgbmPath); }

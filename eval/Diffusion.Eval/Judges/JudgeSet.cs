@@ -33,8 +33,8 @@ public sealed class JudgeSet : IDisposable
         LightGbmJudge? lgbm = null;
         try
         {
-            if (cnn.NumClasses != card.NumClasses || cnn.FeatureDim != card.FeatureDim || cnn.Height != card.ImageShape[1] || cnn.Width != card.ImageShape[2])
-                throw new InvalidInputException($"{zip}: judge has {cnn.NumClasses} classes, F = {cnn.FeatureDim}, {cnn.Height}x{cnn.Width} images; {cardPath} says {card.NumClasses}, {card.FeatureDim}, {card.ImageShape[1]}x{card.ImageShape[2]}.");
+            if (cnn.NumClasses != card.NumClasses || cnn.FeatureDim != card.FeatureDim || cnn.Channels != card.ImageShape[0] || cnn.Height != card.ImageShape[1] || cnn.Width != card.ImageShape[2])
+                throw new InvalidInputException($"{zip}: judge has {cnn.NumClasses} classes, F = {cnn.FeatureDim}, [{cnn.Channels},{cnn.Height},{cnn.Width}] images; {cardPath} says {card.NumClasses}, {card.FeatureDim}, [{string.Join(",", card.ImageShape)}].");
             if (lgbmPath is not null)
             {
                 lgbm = LightGbmJudge.Load(lgbmPath);
@@ -82,6 +82,23 @@ public sealed class JudgeSet : IDisposable
             throw new InvalidInputException($"{modelPath} is a '{model.Dataset}' model but the judges in {Folder} judge '{Card.Dataset}'; pass --judges with the matching folder.");
         if (model.NumClasses != Card.NumClasses || model.Channels != Card.ImageShape[0] || model.Height != Card.ImageShape[1] || model.Width != Card.ImageShape[2])
             throw new InvalidInputException($"{modelPath}: {model.NumClasses} classes of [{model.Channels},{model.Height},{model.Width}] images; the judges expect {Card.NumClasses} classes of [{string.Join(",", Card.ImageShape)}].");
+    }
+
+    /// <summary>A split of the real data these judges judge, in their image shape (<see cref="LoadData(string, Imaging.DataSplit, IReadOnlyList{string}, int[])"/>).</summary>
+    public Imaging.LabelledImages LoadData(string dataFolder, Imaging.DataSplit split) => LoadData(dataFolder, split, Card.ClassNames, Card.ImageShape);
+
+    /// <summary>
+    /// Reads split <paramref name="split"/> of an IDX folder or image folder for judges of <paramref name="classNames"/> and
+    /// image shape [C, H, W]; an image folder's class folders must be those names, in that order.
+    /// </summary>
+    /// <exception cref="InvalidInputException">Missing or bad data, another shape, other classes.</exception>
+    public static Imaging.LabelledImages LoadData(string dataFolder, Imaging.DataSplit split, IReadOnlyList<string> classNames, int[] shape)
+    {
+        if (shape[1] != shape[2]) throw new InvalidInputException($"Judges of [{string.Join(",", shape)}] images: only square images are read.");
+        var data = Imaging.LabelledData.Load(dataFolder, split, classNames.Count, shape[0], shape[1]);
+        if (data.ClassNames is { } names && !names.SequenceEqual(classNames))
+            throw new InvalidInputException($"Image folder {data.Source}: its classes are [{string.Join(", ", names)}]; the judges' are [{string.Join(", ", classNames)}].");
+        return data;
     }
 
     /// <inheritdoc/>

@@ -32,30 +32,33 @@ public sealed class OnnxCnnJudge : IJudge
     public int NumClasses { get; }
     /// <summary>Feature width F.</summary>
     public int FeatureDim { get; }
+    /// <summary>Image channels C the model takes.</summary>
+    public int Channels { get; }
     /// <summary>Image height H the model takes.</summary>
     public int Height { get; }
     /// <summary>Image width W the model takes.</summary>
     public int Width { get; }
 
-    private OnnxCnnJudge(MLContext ml, ITransformer model, DataViewSchema inputSchema, int height, int width)
+    private OnnxCnnJudge(MLContext ml, ITransformer model, DataViewSchema inputSchema, int channels, int height, int width)
     {
-        _ml = ml; _model = model; _inputSchema = inputSchema; Height = height; Width = width;
+        _ml = ml; _model = model; _inputSchema = inputSchema; Channels = channels; Height = height; Width = width;
         var output = model.GetOutputSchema(inputSchema);
         NumClasses = VectorSize(output, ProbabilitiesColumn);
         FeatureDim = VectorSize(output, FeaturesColumn);
     }
 
     /// <summary>Builds the ML.NET pipeline around an ONNX judge file.</summary>
-    /// <param name="onnxPath">ONNX judge: input image [batch, 1, H, W]; outputs probabilities [batch, K], features [batch, F].</param>
+    /// <param name="onnxPath">ONNX judge: input image [batch, C, H, W]; outputs probabilities [batch, K], features [batch, F].</param>
+    /// <param name="channels">Image channels C.</param>
     /// <param name="height">Image height H.</param>
     /// <param name="width">Image width W.</param>
     /// <param name="threads">ONNX Runtime intra-op threads (null = its default).</param>
     /// <exception cref="InvalidInputException">Missing file, not ONNX, or inputs / outputs not as above.</exception>
-    public static OnnxCnnJudge FromOnnx(string onnxPath, int height = 28, int width = 28, int? threads = null)
+    public static OnnxCnnJudge FromOnnx(string onnxPath, int channels = 1, int height = 28, int width = 28, int? threads = null)
     {
         if (!File.Exists(onnxPath)) throw new InvalidInputException($"Judge ONNX file not found: {onnxPath} (export it with 'make export-classifier').");
         var ml = new MLContext(seed: 0);
-        var schema = InputSchema(ml, height, width);
+        var schema = InputSchema(ml, channels, height, width);
         try
         {
             var pipeline = ml.Transforms.ApplyOnnxModel(new Microsoft.ML.Transforms.Onnx.OnnxOptions
@@ -63,17 +66,17 @@ public sealed class OnnxCnnJudge : IJudge
                 ModelFile = onnxPath,
                 InputColumns = [ImageColumn],
                 OutputColumns = [ProbabilitiesColumn, FeaturesColumn],
-                ShapeDictionary = new Dictionary<string, int[]> { [ImageColumn] = [1, 1, height, width] },
+                ShapeDictionary = new Dictionary<string, int[]> { [ImageColumn] = [1, channels, height, width] },
                 GpuDeviceId = null,
                 FallbackToCpu = true,
                 IntraOpNumThreads = threads,
             });
             var model = pipeline.Fit(ml.Data.LoadFromEnumerable(Array.Empty<ImageRow>(), schema));
-            return new OnnxCnnJudge(ml, model, schema, height, width);
+            return new OnnxCnnJudge(ml, model, schema, channels, height, width);
         }
         catch (Exception e) when (e is not InvalidInputException && e is InvalidOperationException or ArgumentException or FormatException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
         {
-            throw new InvalidInputException($"{onnxPath}: not a judge ONNX model with input '{ImageColumn}' [batch, 1, {height}, {width}] and outputs '{ProbabilitiesColumn}' [batch, K], '{FeaturesColumn}' [batch, F] ({e.Message}).", e);
+            throw new InvalidInputException($"{onnxPath}: not a judge ONNX model with input '{ImageColumn}' [batch, {channels}, {height}, {width}] and outputs '{ProbabilitiesColumn}' [batch, K], '{FeaturesColumn}' [batch, F] ({e.Message}).", e);
         }
     }
 
@@ -87,19 +90,19 @@ public sealed class OnnxCnnJudge : IJudge
         var (ml, model, schema) = MlNetZip.Load(zipPath, $"ML.NET judge not found: {zipPath} (build it with 'make judges').");
         var col = schema.GetColumnOrNull(ImageColumn);
         if (col is null || col.Value.Type is not VectorDataViewType v || v.Dimensions.Length != 3)
-            throw new InvalidInputException($"{zipPath}: ML.NET model has no '{ImageColumn}' input of shape [1, H, W]; is it a judge built by 'eval judge'?");
+            throw new InvalidInputException($"{zipPath}: ML.NET model has no '{ImageColumn}' input of shape [C, H, W]; is it a judge built by 'eval judge'?");
         var output = model.GetOutputSchema(schema);
         if (output.GetColumnOrNull(ProbabilitiesColumn) is null || output.GetColumnOrNull(FeaturesColumn) is null)
             throw new InvalidInputException($"{zipPath}: ML.NET model does not output '{ProbabilitiesColumn}' and '{FeaturesColumn}'; is it a judge built by 'eval judge'?");
-        return new OnnxCnnJudge(ml, model, schema, v.Dimensions[1], v.Dimensions[2]);
+        return new OnnxCnnJudge(ml, model, schema, v.Dimensions[0], v.Dimensions[1], v.Dimensions[2]);
     }
 
     /// <inheritdoc/>
     /// <exception cref="InvalidInputException">Image size differs from the judge's.</exception>
     public JudgeScores Score(ImageSet images)
     {
-        if (images.Height != Height || images.Width != Width)
-            throw new InvalidInputException($"{images.Source}: images are {images.Height}x{images.Width}; the judge takes {Height}x{Width}.");
+        if (images.Channels != Channels || images.Height != Height || images.Width != Width)
+            throw new InvalidInputException($"{images.Source}: images are [{images.Channels},{images.Height},{images.Width}]; the judge takes [{Channels},{Height},{Width}].");
         var rows = Enumerable.Range(0, images.Count).Select(i => new ImageRow { Image = images.Image(i).ToArray() });
         var scored = _model.Transform(_ml.Data.LoadFromEnumerable(rows, _inputSchema));
         var probs = new float[images.Count * NumClasses];
@@ -117,10 +120,10 @@ public sealed class OnnxCnnJudge : IJudge
         return new JudgeScores(probs, NumClasses, feats, FeatureDim);
     }
 
-    private static DataViewSchema InputSchema(MLContext ml, int height, int width)
+    private static DataViewSchema InputSchema(MLContext ml, int channels, int height, int width)
     {
         var b = new DataViewSchema.Builder();
-        b.AddColumn(ImageColumn, new VectorDataViewType(NumberDataViewType.Single, 1, height, width));
+        b.AddColumn(ImageColumn, new VectorDataViewType(NumberDataViewType.Single, channels, height, width));
         return b.ToSchema();
     }
 
