@@ -195,6 +195,8 @@ public static class Int8Quantizer
     private static InferenceSession Session(byte[] bytes)
     {
         using var so = new SessionOptions { IntraOpNumThreads = Diffusion.Runtime.Onnx.Hardware.PhysicalCores, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        // parity is measured with the kernels every CPU computes alike (no 16-bit saturation on CPUs without VNNI)
+        Diffusion.Runtime.Onnx.ExactInt8.Apply(so);
         return new InferenceSession(bytes, so);
     }
 

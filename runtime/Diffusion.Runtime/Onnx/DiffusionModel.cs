@@ -133,6 +133,7 @@ public sealed class DiffusionModel : IDenoiser, IDisposable
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
+        if (options.ExactInt8) ExactInt8.Apply(so);
         if (options.Device == ExecutionDevice.Cuda)
         {
             try { AppendCuda(so, options); }
@@ -177,7 +178,7 @@ public sealed class DiffusionModel : IDenoiser, IDisposable
         string hash;
         using (var fs = File.OpenRead(path)) hash = Convert.ToHexStringLower(SHA256.HashData(fs))[..16];
         string stem = System.IO.Path.GetFileNameWithoutExtension(path);
-        return System.IO.Path.Combine(dir, $"{stem}.{hash}.{options.Optimization}.{options.Device}.optimized.onnx".ToLowerInvariant());
+        return System.IO.Path.Combine(dir, $"{stem}.{hash}.{options.Optimization}.{options.Device}{(options.ExactInt8 ? "" : ".fastint8")}.optimized.onnx".ToLowerInvariant());
     }
 
     private static ModelMetadata ReadMetadata(InferenceSession session, string path)

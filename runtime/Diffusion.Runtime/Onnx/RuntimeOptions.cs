@@ -95,6 +95,14 @@ public sealed record RuntimeOptions
     public int ChunkRows { get; init; }
     /// <summary>Float32 or int8 graphs of a model folder: <see cref="PrecisionMode.Auto"/> (int8 on the CPU when present) by default.</summary>
     public PrecisionMode Precision { get; init; } = PrecisionMode.Auto;
+    /// <summary>
+    /// Int8 graphs compute exactly on x86 CPUs without VNNI (<see cref="ExactInt8.Apply"/>): ONNX Runtime's fast
+    /// u8 x s8 kernel there adds pairs of products in saturating 16-bit integers and silently clips large sums, so the
+    /// same int8 graph gives other numbers on such a CPU than on one with VNNI (measured on an AVX2-only AMD EPYC: the
+    /// Fashion-MNIST release graph's per-step difference from float32 went from 0.029 to 0.067). On by default; off
+    /// trades that for speed on those CPUs only (no effect where VNNI is present).
+    /// </summary>
+    public bool ExactInt8 { get; init; } = true;
     /// <summary>Rows per call when <see cref="ChunkRows"/> is 0 (benchmarks/README.md: the chunk sweep).</summary>
     public const int DefaultChunkRows = 16;
     /// <summary>Under <see cref="CpuParallelism.Auto"/>, the least U-Net rows per thread that switch a batch to data-parallel.</summary>
