@@ -34,13 +34,14 @@ public static class ExportCli
         var noEma = new Option<bool>("--no-ema") { Description = "Export the raw trained weights instead of the EMA weights." };
 
         var noInt8 = new Option<bool>("--no-int8") { Description = "Write only the float32 graphs (and remove int8 graphs left from an earlier export)." };
-        var data = new Option<string?>("--data") { Description = "IDX folder whose train split calibrates the int8 graphs (default: data/<dataset>; when that is missing, int8 is skipped with a warning)." };
+        var data = new Option<string?>("--data") { Description = "IDX folder or image folder whose train split calibrates the int8 graphs (default: data/<dataset>; when that is missing, int8 is skipped with a warning)." };
 
         var export = new Command("export", $"Export a checkpoint to {ModelFolderLayout.Unet}, {ModelFolderLayout.Guided}, their int8 forms and a model card.") { checkpoint, output, opset, noEma, noInt8, data };
         export.SetAction(r => Translating(stderr, () => ExportCommand.Run(r.GetValue(checkpoint)!, r.GetValue(output), r.GetValue(opset), !r.GetValue(noEma), !r.GetValue(noInt8), r.GetValue(data), stdout, stderr)));
         var modelDir = new Option<string>("--model") { Description = "Exported model folder.", DefaultValueFactory = _ => Path.Combine("models", "mnist") };
-        var int8 = new Command("int8", $"(Re)write {ModelFolderLayout.UnetInt8} and {ModelFolderLayout.GuidedInt8} of an exported folder, calibrated on data/<dataset>, and their model-card section.") { modelDir, data };
-        int8.SetAction(r => Translating(stderr, () => ExportCommand.RunInt8(r.GetValue(modelDir)!, r.GetValue(data), stdout)));
+        var resize = new Option<string>("--resize") { Description = "Image folder: images of another size than the model's are refuse(d), or resized linear or cubic (as the training run did).", DefaultValueFactory = _ => "refuse" };
+        var int8 = new Command("int8", $"(Re)write {ModelFolderLayout.UnetInt8} and {ModelFolderLayout.GuidedInt8} of an exported folder, calibrated on data/<dataset>, and their model-card section.") { modelDir, data, resize };
+        int8.SetAction(r => Translating(stderr, () => ExportCommand.RunInt8(r.GetValue(modelDir)!, r.GetValue(data), stdout, Imaging.ImageFolderDataset.ParseResize(r.GetValue(resize)!))));
         var presets = new Command("presets", "Print parameters, FLOPs per image and file size of each model preset (Markdown).");
         presets.SetAction(_ => ExportCommand.DescribePresets(stdout));
         var root = new RootCommand("Diffusion exporter: TorchSharp U-Net checkpoint -> ONNX.") { export, int8, presets };

@@ -4,6 +4,7 @@ using Diffusion.Onnx;
 using Diffusion.Runtime;
 using Diffusion.Train.Checkpoints;
 using Diffusion.Tools;
+using Diffusion.Imaging;
 
 namespace Diffusion.Export;
 
@@ -35,7 +36,7 @@ public static class ExportCommand
     /// <param name="opset">ONNX opset.</param>
     /// <param name="ema">Export the EMA weights (default) or the raw ones.</param>
     /// <param name="int8">Also write the int8 graphs (<see cref="Int8Folder"/>); off drops those of an earlier export.</param>
-    /// <param name="dataDir">IDX folder for int8 calibration, or null for <c>data/&lt;dataset&gt;</c> (then a missing folder skips int8 with a warning).</param>
+    /// <param name="dataDir">IDX folder or image folder for int8 calibration, or null for <c>data/&lt;dataset&gt;</c> (then a missing folder skips int8 with a warning).</param>
     /// <param name="stdout">Progress messages.</param>
     /// <param name="stderr">Warnings.</param>
     /// <exception cref="InvalidInputException">Bad input (opset, checkpoint, output folder, data); checked before anything is written, and a failure later leaves the folder as it was.</exception>
@@ -51,10 +52,8 @@ public static class ExportCommand
             string data = dataDir ?? Path.Combine("data", ck.Config.Dataset);
             if (dataDir is null && !Directory.Exists(data))
                 stderr.WriteLine($"warning: no {data} for int8 calibration; writing the float32 graphs only (run 'make data', pass --data, or --no-int8 to silence this).");
-            else if (ck.Config.Model.InChannels != 1 || Imaging.ImageFolderDataset.IsImageFolder(data))
-                stderr.WriteLine($"warning: int8 calibration reads greyscale IDX files only so far; {data} is {(ck.Config.Model.InChannels != 1 ? $"for a {ck.Config.Model.InChannels}-channel model" : "an image folder")}, so only the float32 graphs are written (--no-int8 silences this).");
-            else
-                calibration = Int8Folder.LoadCalibration(data, ck.Config.Model.NumClasses); // a bad --data fails before anything is written
+            else // a bad --data fails before anything is written
+                calibration = Int8Folder.LoadCalibration(data, ck.Config.Model.NumClasses, ck.Config.Model.InChannels, ck.Config.Model.ImageSize, ck.Config.Resize);
         }
         var result = Export(ck, outDir, opset, ema, calibration);
         var inv = CultureInfo.InvariantCulture;
@@ -68,17 +67,18 @@ public static class ExportCommand
 
     /// <summary>The <c>int8</c> command: (re)writes the int8 graphs of an exported folder, replacing the folder as a whole.</summary>
     /// <param name="modelDir">Exported model folder.</param>
-    /// <param name="dataDir">IDX folder for calibration, or null for <c>data/&lt;dataset&gt;</c>.</param>
+    /// <param name="dataDir">IDX folder or image folder for calibration, or null for <c>data/&lt;dataset&gt;</c>.</param>
     /// <param name="stdout">Progress messages.</param>
     /// <exception cref="InvalidInputException">No such folder, no graph in it, or bad calibration data; the folder is then unchanged.</exception>
-    public static void RunInt8(string modelDir, string? dataDir, TextWriter stdout)
+    /// <param name="resize">What an image folder's images of another size than the model's get.</param>
+    public static void RunInt8(string modelDir, string? dataDir, TextWriter stdout, ResizeMode resize = ResizeMode.Refuse)
     {
         if (!Directory.Exists(modelDir)) throw new InvalidInputException($"--model {modelDir}: folder not found; export a checkpoint first (make export).");
         string? any = ModelFolderLayout.Int8Pairs.Select(p => Path.Combine(modelDir, p.Float32)).FirstOrDefault(File.Exists)
             ?? throw new InvalidInputException($"Model folder {modelDir} has neither {ModelFolderLayout.Unet} nor {ModelFolderLayout.Guided} to quantize.");
         var meta = ModelMetadata.FromProperties(OnnxHelper.Metadata(LoadOnnx(any)), any);
         string data = dataDir ?? Path.Combine("data", meta.Dataset);
-        var calibration = Int8Folder.LoadCalibration(data, meta.NumClasses);
+        var calibration = Int8Folder.LoadCalibration(data, meta.NumClasses, meta.Channels, meta.Height, resize);
         using var folderLock = FolderLock.AcquireBeside(modelDir, "Model folder", stdout.WriteLine);
         using var staged = StagedFolder.Begin(modelDir, ModelFolderLayout.Int8Pairs.Select(p => p.Int8));
         var results = Int8Folder.Write(staged.Path, calibration);

@@ -7,15 +7,16 @@ using Diffusion.Runtime;
 using Diffusion.Runtime.Generation;
 using Google.Protobuf;
 using Diffusion.Tools;
+using Diffusion.Imaging;
 
 namespace Diffusion.Export;
 
 /// <summary>The images that calibrate int8 graphs and check their parity (<see cref="Int8Folder.LoadCalibration"/>).</summary>
-/// <param name="DataDir">The IDX folder they came from (named in the card).</param>
+/// <param name="DataDir">The IDX folder or image folder they came from (named in the card).</param>
 /// <param name="Train">Its train split: calibration.</param>
 /// <param name="Parity">Its test split (else the train split): the parity check.</param>
 /// <param name="ParitySplit">"test" or "train".</param>
-public sealed record Int8Calibration(string DataDir, IdxDataset Train, IdxDataset Parity, string ParitySplit);
+public sealed record Int8Calibration(string DataDir, LabelledImages Train, LabelledImages Parity, string ParitySplit);
 
 /// <summary>What <see cref="Int8Folder.Write"/> wrote for one graph.</summary>
 /// <param name="Path">The int8 file.</param>
@@ -36,14 +37,17 @@ public static class Int8Folder
     /// split (parity), or the train split again when there is no test split. Called before anything is written, so
     /// that a bad data folder never costs an export.
     /// </summary>
-    /// <param name="dataDir">IDX folder.</param>
+    /// <param name="dataDir">IDX folder or image folder (<see cref="LabelledData"/>).</param>
     /// <param name="numClasses">The model's classes: labels must lie in 0..numClasses-1.</param>
-    /// <exception cref="InvalidInputException">Missing folder or files, corrupt or truncated IDX, labels out of range.</exception>
-    public static Int8Calibration LoadCalibration(string dataDir, int numClasses)
+    /// <param name="channels">The model's channels C.</param>
+    /// <param name="size">The model's side: IDX images must have it; an image folder's are read at it.</param>
+    /// <param name="resize">What an image folder's images of another size get (the training run's setting).</param>
+    /// <exception cref="InvalidInputException">Missing folder or files, corrupt or truncated IDX, an undecodable image, labels out of range, another shape.</exception>
+    public static Int8Calibration LoadCalibration(string dataDir, int numClasses, int channels = 1, int size = 28, ResizeMode resize = ResizeMode.Refuse)
     {
-        var train = IdxDataset.LoadSplit(dataDir, "train", numClasses);
-        return IdxDataset.HasSplit(dataDir, "t10k")
-            ? new Int8Calibration(dataDir, train, IdxDataset.LoadSplit(dataDir, "t10k", numClasses), "test")
+        var train = LabelledData.Load(dataDir, DataSplit.Train, numClasses, channels, size, resize);
+        return LabelledData.HasSplit(dataDir, DataSplit.Test)
+            ? new Int8Calibration(dataDir, train, LabelledData.Load(dataDir, DataSplit.Test, numClasses, channels, size, resize), "test")
             : new Int8Calibration(dataDir, train, train, "train");
     }
 
@@ -61,8 +65,8 @@ public static class Int8Folder
         if (present.Count == 0)
             throw new InvalidInputException($"Model folder {modelDir} has neither {ModelFolderLayout.Unet} nor {ModelFolderLayout.Guided} to quantize.");
         var meta = ModelMetadata.FromProperties(Onnx.OnnxHelper.Metadata(ExportCommand.LoadOnnx(Path.Combine(modelDir, present[0].Float32))), present[0].Float32);
-        if (data.Train.Height != meta.Height || data.Train.Width != meta.Width || meta.Channels != 1)
-            throw new InvalidInputException($"Calibration data {data.DataDir}: {data.Train.Height}x{data.Train.Width} greyscale images; the model takes [{meta.Channels}, {meta.Height}, {meta.Width}].");
+        if (data.Train.Height != meta.Height || data.Train.Width != meta.Width || data.Train.Channels != meta.Channels)
+            throw new InvalidInputException($"Calibration data {data.DataDir}: [{data.Train.Channels}, {data.Train.Height}, {data.Train.Width}] images; the model takes [{meta.Channels}, {meta.Height}, {meta.Width}].");
 
         var built = new List<(string Name, byte[] Bytes, Int8Graph Graph)>();
         foreach (var (fl, q) in present)

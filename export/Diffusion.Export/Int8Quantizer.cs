@@ -8,6 +8,7 @@ using ModelMetadata = Diffusion.Runtime.ModelMetadata;
 using static Diffusion.Onnx.OnnxHelper;
 using DataType = Diffusion.Onnx.Proto.TensorProto.Types.DataType;
 using Diffusion.Tools;
+using Diffusion.Imaging;
 
 namespace Diffusion.Export;
 
@@ -60,7 +61,7 @@ public static class Int8Quantizer
     /// <param name="parity">Held-out split for the parity check, and its name.</param>
     /// <param name="calibrationImages">Images for calibration (tests use fewer).</param>
     /// <param name="parityImages">Images for the parity check.</param>
-    public static Int8Graph Quantize(byte[] floatBytes, IdxDataset calibration, (IdxDataset Data, string Split) parity,
+    public static Int8Graph Quantize(byte[] floatBytes, LabelledImages calibration, (LabelledImages Data, string Split) parity,
         int calibrationImages = CalibrationImages, int parityImages = ParityImages)
     {
         var model = ModelProto.Parser.ParseFrom(floatBytes);
@@ -145,10 +146,10 @@ public static class Int8Quantizer
     }
 
     /// <summary>Runs both graphs on the same noised images of <paramref name="data"/> and compares their outputs.</summary>
-    public static Int8Parity MeasureParity(byte[] floatBytes, byte[] int8Bytes, IdxDataset data, string split, int images = ParityImages)
+    public static Int8Parity MeasureParity(byte[] floatBytes, byte[] int8Bytes, LabelledImages data, string split, int images = ParityImages)
         => Compare(ModelMetadata.FromProperties(Metadata(ModelProto.Parser.ParseFrom(floatBytes)), "float32 graph"), floatBytes, int8Bytes, data, split, images);
 
-    private static Int8Parity Compare(ModelMetadata meta, byte[] floatBytes, byte[] int8Bytes, IdxDataset data, string split, int images)
+    private static Int8Parity Compare(ModelMetadata meta, byte[] floatBytes, byte[] int8Bytes, LabelledImages data, string split, int images)
     {
         using var f = Session(floatBytes);
         using var q = Session(int8Bytes);
@@ -202,13 +203,13 @@ public static class Int8Quantizer
 
     // Batches of forward-noised images of ds (ForwardProcess, DDPM eq. 4), t uniform in [0, T), the default share of
     // null labels; yields the outputs.
-    private static IEnumerable<IDisposableReadOnlyCollection<OrtValue>> Run(InferenceSession sess, ModelMetadata meta, IdxDataset ds, int images, int seed, IReadOnlyList<string> outputs)
+    private static IEnumerable<IDisposableReadOnlyCollection<OrtValue>> Run(InferenceSession sess, ModelMetadata meta, LabelledImages ds, int images, int seed, IReadOnlyList<string> outputs)
     {
         var schedule = meta.CreateSchedule();
         bool guided = meta.Graph == GraphKind.Guided;
         int size = meta.Channels * meta.Height * meta.Width;
-        if (ds.Images.Data.Length / Math.Max(ds.Count, 1) != size)
-            throw new InvalidInputException($"Calibration images are {ds.Images.Data.Length / Math.Max(ds.Count, 1)} pixels each; the model expects {meta.Channels}x{meta.Height}x{meta.Width} = {size}.");
+        if (ds.ImageSize != size)
+            throw new InvalidInputException($"{ds.Source}: calibration images are [{ds.Channels}, {ds.Height}, {ds.Width}]; the model expects [{meta.Channels}, {meta.Height}, {meta.Width}].");
         var rng = new Random(seed);
         for (int done = 0; done < images; done += Batch)
         {
@@ -220,9 +221,9 @@ public static class Int8Quantizer
             {
                 int k = rng.Next(ds.Count);
                 t[i] = rng.Next(meta.Timesteps);
-                y[i] = rng.NextDouble() < ForwardProcess.DefaultNullLabelRate ? meta.NumClasses : ds.Labels.Data[k];
+                y[i] = rng.NextDouble() < ForwardProcess.DefaultNullLabelRate ? meta.NumClasses : ds.Labels[k];
                 GaussianNoise.Fill((ulong)seed, done + i, 0, eps);
-                for (int p = 0; p < size; p++) x0[p] = Pixels.ToModel(ds.Images.Data[k * size + p]);
+                for (int p = 0; p < size; p++) x0[p] = Pixels.ToModel(ds.Pixels[k * size + p]);
                 ForwardProcess.SampleExact(schedule, (int)t[i], x0, eps, x.AsSpan(i * size, size));
             }
             var inputs = new Dictionary<string, OrtValue>(StringComparer.Ordinal)

@@ -32,7 +32,7 @@ public sealed class ImageFolderDataset
     /// <summary>The image file extensions read (case-insensitive).</summary>
     public static readonly IReadOnlyList<string> Extensions = [".png", ".jpg", ".jpeg"];
 
-    private ImageFolderDataset(string root, IReadOnlyList<string> classNames, byte[] pixels, byte[] labels, int channels, int size, IReadOnlyList<string> skipped)
+    internal ImageFolderDataset(string root, IReadOnlyList<string> classNames, byte[] pixels, byte[] labels, int channels, int size, IReadOnlyList<string> skipped)
     {
         Root = root; ClassNames = classNames; Pixels = pixels; Labels = labels; Channels = channels; Height = Width = size; Skipped = skipped;
     }
@@ -55,6 +55,19 @@ public sealed class ImageFolderDataset
     public int Width { get; }
     /// <summary>Files skipped as undecodable (<see cref="ImageFolderOptions.SkipBad"/>), with the reason.</summary>
     public IReadOnlyList<string> Skipped { get; }
+
+    /// <summary>Parses "refuse", "linear" or "cubic" (the <c>--resize</c> option and the config key <c>resize</c>).</summary>
+    /// <exception cref="InvalidInputException">Any other value.</exception>
+    public static ResizeMode ParseResize(string value) => value?.Trim().ToLowerInvariant() switch
+    {
+        "refuse" or "none" => ResizeMode.Refuse,
+        "linear" or "bilinear" => ResizeMode.Linear,
+        "cubic" or "bicubic" => ResizeMode.Cubic,
+        _ => throw new InvalidInputException($"Unknown resize '{value}'; expected refuse, linear or cubic."),
+    };
+
+    /// <summary>The name <see cref="ParseResize"/> reads back: "refuse", "linear" or "cubic".</summary>
+    public static string ResizeName(ResizeMode mode) => mode.ToString().ToLowerInvariant();
 
     /// <summary>True when <paramref name="folder"/> looks like an image folder (class subfolders with images, directly or under train/).</summary>
     public static bool IsImageFolder(string folder)
@@ -137,7 +150,7 @@ public sealed class ImageFolderDataset
 
     private const string Undecodable = "undecodable";
 
-    private static bool IsImage(string file) => Extensions.Contains(Path.GetExtension(file).ToLowerInvariant());
+    internal static bool IsImage(string file) => Extensions.Contains(Path.GetExtension(file).ToLowerInvariant());
 
     // One file to [C, H, W] bytes.
     private static byte[] Decode(string file, ImageFolderOptions o)
@@ -151,7 +164,7 @@ public sealed class ImageFolderDataset
         }
         int size = o.Size;
         if ((decoded.Width != size || decoded.Height != size) && o.Resize == ResizeMode.Refuse)
-            throw new InvalidInputException($"Image {file} is {decoded.Width}x{decoded.Height}; the model takes {size}x{size} (resize the images, or ask for resizing with a filter).");
+            throw new InvalidInputException($"Image {file} is {decoded.Width}x{decoded.Height}; the model takes {size}x{size} (resize the images, or pass --resize linear or --resize cubic).");
         var info = new SKImageInfo(size, size, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         using var rgba = new SKBitmap(info);
         using (var canvas = new SKCanvas(rgba))

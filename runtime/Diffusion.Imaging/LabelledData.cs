@@ -38,6 +38,13 @@ public static class LabelledData
     /// <summary>True when <paramref name="folder"/> is an image folder rather than a folder of IDX files.</summary>
     public static bool IsImageFolder(string folder) => ImageFolderDataset.IsImageFolder(folder);
 
+    /// <summary>True when <paramref name="folder"/> has split <paramref name="split"/>: IDX files of it, or for an image folder train/ and test/ folders.</summary>
+    public static bool HasSplit(string folder, DataSplit split) => IsImageFolder(folder)
+        ? split == DataSplit.Train || (Directory.Exists(Path.Combine(folder, "train")) && Directory.Exists(Path.Combine(folder, "test")))
+        : IdxDataset.HasSplit(folder, IdxName(split));
+
+    private static string IdxName(DataSplit split) => split == DataSplit.Train ? "train" : "t10k";
+
     /// <summary>Reads split <paramref name="split"/> of <paramref name="folder"/>.</summary>
     /// <param name="folder">IDX folder or image folder.</param>
     /// <param name="split">Train or test.</param>
@@ -56,7 +63,7 @@ public static class LabelledData
                 throw new InvalidInputException($"Image folder {set.Root}: {set.ClassNames.Count} class folders ({string.Join(", ", set.ClassNames)}); expected {numClasses} classes.");
             return Take(new LabelledImages(set.Pixels, set.Labels, set.Channels, set.Height, set.Width, set.ClassNames, set.Root), limit);
         }
-        var idx = IdxDataset.LoadSplit(folder, split == DataSplit.Train ? "train" : "t10k", numClasses);
+        var idx = IdxDataset.LoadSplit(folder, IdxName(split), numClasses);
         if (channels != 1)
             throw new InvalidInputException($"{idx.Images.Path}: IDX images are greyscale (1 channel); {channels} channels were asked for (use an image folder for colour).");
         if (idx.Height != size || idx.Width != size)

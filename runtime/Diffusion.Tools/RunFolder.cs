@@ -11,6 +11,7 @@ namespace Diffusion.Tools;
 ///              checkpoints/last.ckpt  the latest (resumable) checkpoint; epoch-0001.ckpt ... kept every N epochs
 ///              samples/epoch-0001.png sample grids
 ///              tb/                    TensorBoard events
+///              data-cache/            an image folder's decoded images (train-&lt;key&gt;.bin), reused by later runs and resumes
 /// runs/judge-&lt;dataset&gt;/judge.ckpt     the judge classifier's checkpoint
 /// </code>
 /// </summary>
@@ -31,6 +32,8 @@ public sealed record RunFolder(string Dir)
     public const string SamplesName = "samples";
     /// <summary>TensorBoard folder name.</summary>
     public const string TensorBoardName = "tb";
+    /// <summary>The decoded-image cache folder's name.</summary>
+    public const string DataCacheName = "data-cache";
     /// <summary>The judge classifier's checkpoint file name.</summary>
     public const string JudgeCheckpointName = "judge.ckpt";
 
@@ -66,6 +69,8 @@ public sealed record RunFolder(string Dir)
     public string Samples => Path.Combine(Dir, SamplesName);
     /// <summary>The TensorBoard folder.</summary>
     public string TensorBoard => Path.Combine(Dir, TensorBoardName);
+    /// <summary>The decoded-image cache of an image-folder run (<c>Imaging.ImageFolderCache</c>).</summary>
+    public string DataCache => Path.Combine(Dir, DataCacheName);
     /// <summary>The judge classifier's checkpoint (judge runs).</summary>
     public string JudgeCheckpoint => Path.Combine(Dir, JudgeCheckpointName);
     /// <summary>The checkpoint kept after <paramref name="epoch"/>.</summary>

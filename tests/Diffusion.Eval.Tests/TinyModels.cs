@@ -8,7 +8,8 @@ namespace Diffusion.Eval.Tests;
 /// <summary>
 /// Crafted data and tiny ONNX models (built with Diffusion.Onnx) whose behaviour is known exactly:
 /// class k is a bright 6 x 6 block at its own place on a dark 28 x 28 background; the judge scores each class by
-/// the pixels of its block (a template matcher); the diffusion model predicts the class template itself.
+/// the pixels of its block (a template matcher); the diffusion model predicts the class template itself. The colour
+/// forms (channels = 3) repeat the template in every channel plane: the same task, through every colour code path.
 /// </summary>
 internal static class Tiny
 {
@@ -20,6 +21,15 @@ internal static class Tiny
     {
         int r0 = 2 + 9 * (k / 4), c0 = 1 + 7 * (k % 4);
         return r >= r0 && r < r0 + 6 && c >= c0 && c < c0 + 6;
+    }
+
+    /// <summary>Template of class k in model space, [C, H, W] (every plane the same); k = K gives the mean template (null class).</summary>
+    public static float[] Template(int k, int channels)
+    {
+        var plane = Template(k);
+        var t = new float[channels * Size];
+        for (int c = 0; c < channels; c++) plane.CopyTo(t, c * Size);
+        return t;
     }
 
     /// <summary>Template of class k in model space (block +1, background -1); k = K gives the mean template (null class).</summary>
@@ -35,29 +45,48 @@ internal static class Tiny
     }
 
     /// <summary>n images per class: template plus Gaussian noise of <paramref name="noise"/>, clamped, class-major.</summary>
-    public static ImageSet Images(int perClass, double noise, int seed, Func<int, int>? labelOf = null)
+    public static ImageSet Images(int perClass, double noise, int seed, Func<int, int>? labelOf = null, int channels = 1)
     {
         var rng = new Random(seed);
-        var px = new float[K * perClass * Size];
+        int size = channels * Size;
+        var px = new float[K * perClass * size];
         var labels = new int[K * perClass];
         for (int k = 0, i = 0; k < K; k++)
         {
-            var t = Template(k);
+            var t = Template(k, channels);
             for (int j = 0; j < perClass; j++, i++)
             {
                 labels[i] = labelOf?.Invoke(k) ?? k;
-                for (int p = 0; p < Size; p++)
+                for (int p = 0; p < size; p++)
                 {
                     double g = Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
-                    px[i * Size + p] = Math.Clamp((float)(t[p] + noise * g), -1f, 1f);
+                    px[i * size + p] = Math.Clamp((float)(t[p] + noise * g), -1f, 1f);
                 }
             }
         }
-        // through bytes, as IDX files would hold them
+        // through bytes, as IDX files and PNGs hold them
         var bytes = new byte[px.Length];
         Pixels.ToBytes(px, bytes);
         Pixels.ToModel(bytes, px);
-        return new ImageSet(px, labels, H, W, "crafted");
+        return new ImageSet(px, labels, H, W, "crafted", channels);
+    }
+
+    /// <summary>Writes crafted colour images as an image folder: &lt;dir&gt;/{train,test}/c0..c9/*.png (RGB).</summary>
+    public static string ImageFolder(int trainPerClass = 20, int testPerClass = 10)
+    {
+        string dir = TempDir();
+        foreach (var (split, set) in new[] { ("train", Images(trainPerClass, 0.3, 1, channels: 3)), ("test", Images(testPerClass, 0.3, 2, channels: 3)) })
+        {
+            var bytes = new byte[set.Pixels.Length];
+            Pixels.ToBytes(set.Pixels, bytes);
+            for (int i = 0; i < set.Count; i++)
+            {
+                string path = Path.Combine(dir, split, Classes[set.Labels[i]], $"{i:D4}.png");
+                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                File.WriteAllBytes(path, global::Diffusion.Imaging.PngGrid.Encode(set.Image(i).ToArray(), 1, 1, H, W, pad: 0, channels: 3));
+            }
+        }
+        return dir;
     }
 
     private static readonly Lazy<string> s_root = new(() =>
@@ -88,28 +117,30 @@ internal static class Tiny
     /// Template-matching judge: logits_k = 0.1 * (sum of the pixels in block k) (3.6 for the right class of a clean
     /// image, -3.6 for the others); probabilities = softmax; features = relu(P x) with a fixed random P [F, 784].
     /// </summary>
-    public static Diffusion.Onnx.Proto.ModelProto Judge(string dataset = "tiny", int[]? classOfBlock = null)
+    public static Diffusion.Onnx.Proto.ModelProto Judge(string dataset = "tiny", int[]? classOfBlock = null, int channels = 1)
     {
         var g = new GraphBuilder();
-        var image = g.Input(JudgeMetadata.ImageInput, DataType.Float, "batch", 1, H, W);
-        var wLogits = new float[K * Size];
+        int size = channels * Size;
+        var image = g.Input(JudgeMetadata.ImageInput, DataType.Float, "batch", channels, H, W);
+        var wLogits = new float[K * size];
         for (int k = 0; k < K; k++)
         {
             int block = classOfBlock?[k] ?? k;
-            for (int r = 0; r < H; r++) for (int c = 0; c < W; c++) if (InBlock(block, r, c)) wLogits[k * Size + r * W + c] = 0.1f;
+            for (int ch = 0; ch < channels; ch++)
+                for (int r = 0; r < H; r++) for (int c = 0; c < W; c++) if (InBlock(block, r, c)) wLogits[k * size + ch * Size + r * W + c] = 0.1f / channels;
         }
         var rng = new Random(7);
-        var wFeat = Enumerable.Range(0, Features * Size).Select(_ => (float)(rng.NextDouble() - 0.5) * 0.1f).ToArray();
+        var wFeat = Enumerable.Range(0, Features * size).Select(_ => (float)(rng.NextDouble() - 0.5) * 0.1f).ToArray();
         var flat = g.Flatten(image, 1);
-        var logits = g.Gemm(flat, g.Initializer("w_logits", wLogits, K, Size), g.Initializer("b_logits", new float[K], K), transB: true);
+        var logits = g.Gemm(flat, g.Initializer("w_logits", wLogits, K, size), g.Initializer("b_logits", new float[K], K), transB: true);
         var probs = g.Softmax(logits, 1);
-        var feats = g.Relu(g.Gemm(flat, g.Initializer("w_features", wFeat, Features, Size), null, transB: true));
+        var feats = g.Relu(g.Gemm(flat, g.Initializer("w_features", wFeat, Features, size), null, transB: true));
         g.Output(logits, JudgeMetadata.LogitsOutput);
         g.Output(probs, JudgeMetadata.ProbabilitiesOutput);
         g.Output(feats, JudgeMetadata.FeaturesOutput);
         var meta = new JudgeMetadata
         {
-            Dataset = dataset, ClassNames = Classes, FeatureDim = Features, TestAccuracy = 1, Architecture = "template matcher",
+            Dataset = dataset, ClassNames = Classes, FeatureDim = Features, TestAccuracy = 1, Architecture = "template matcher", Channels = channels,
             TrainCommand = "(test)", SourceCommit = "test",
         };
         return g.BuildModel("judge", meta.ToProperties());
@@ -130,9 +161,9 @@ internal static class Tiny
         return f;
     }
 
-    public static ModelMetadata Meta(GraphKind graph, PredictionType prediction, string dataset = "tiny") => new()
+    public static ModelMetadata Meta(GraphKind graph, PredictionType prediction, string dataset = "tiny", int channels = 1) => new()
     {
-        Graph = graph, Dataset = dataset, ClassNames = Classes, Channels = 1, Height = H, Width = W, NumClasses = K,
+        Graph = graph, Dataset = dataset, ClassNames = Classes, Channels = channels, Height = H, Width = W, NumClasses = K,
         Timesteps = T, Schedule = NoiseScheduleKind.Linear, ScheduleParameters = new NoiseSchedule(NoiseScheduleKind.Linear, T).Parameters,
         Prediction = prediction, Ema = true, ConfigSha256 = new string('0', 64), SourceCommit = "test", Architecture = "template",
     };
@@ -142,21 +173,21 @@ internal static class Tiny
     /// <paramref name="classOfTemplate"/>[y] of the template table; null class = mean template). For epsilon
     /// prediction it returns (x - sqrt(ab_t) x0) / sqrt(1 - ab_t). The guided graph combines cond and null outputs.
     /// </summary>
-    public static Diffusion.Onnx.Proto.ModelProto Diffusion(GraphKind graph, PredictionType prediction, string dataset = "tiny", int[]? classOfTemplate = null)
+    public static Diffusion.Onnx.Proto.ModelProto Diffusion(GraphKind graph, PredictionType prediction, string dataset = "tiny", int[]? classOfTemplate = null, int channels = 1)
     {
         var schedule = new NoiseSchedule(NoiseScheduleKind.Linear, T);
         var g = new GraphBuilder();
-        var x = g.Input("x", DataType.Float, "batch", 1, H, W);
+        var x = g.Input("x", DataType.Float, "batch", channels, H, W);
         var t = g.Input("t", DataType.Int64, "batch");
         var y = g.Input("y", DataType.Int64, "batch");
-        var table = new float[(K + 1) * Size];
-        for (int k = 0; k <= K; k++) Template(k < K ? classOfTemplate?[k] ?? k : K).CopyTo(table, k * Size);
-        var templates = g.Initializer("templates", table, K + 1, 1, H, W);
+        var table = new float[(K + 1) * channels * Size];
+        for (int k = 0; k <= K; k++) Template(k < K ? classOfTemplate?[k] ?? k : K, channels).CopyTo(table, k * channels * Size);
+        var templates = g.Initializer("templates", table, K + 1, channels, H, W);
         var a = g.Initializer("sqrt_ab", schedule.SqrtAlphasCumprod.Select(v => (float)v).ToArray(), T);
         var s = g.Initializer("sqrt_1m_ab", schedule.SqrtOneMinusAlphasCumprod.Select(v => (float)v).ToArray(), T);
         GraphValue Branch(GraphValue labels)
         {
-            var x0 = g.Gather(templates, labels);                                  // [batch, 1, H, W]
+            var x0 = g.Gather(templates, labels);                                  // [batch, C, H, W]
             if (prediction == PredictionType.X0) return g.Add(x0, g.Mul(x, g.Scalar(0f)));
             var at = g.Unsqueeze(g.Gather(a, t), 1, 2, 3);
             var st = g.Unsqueeze(g.Gather(s, t), 1, 2, 3);
@@ -172,15 +203,15 @@ internal static class Tiny
             result = g.Add(uncond, g.Mul(g.Unsqueeze(scale, 1, 2, 3), g.Sub(cond, uncond)));
         }
         g.Output(result, "out");
-        return g.BuildModel(graph == GraphKind.Unet ? "unet" : "unet_guided", Meta(graph, prediction, dataset).ToProperties());
+        return g.BuildModel(graph == GraphKind.Unet ? "unet" : "unet_guided", Meta(graph, prediction, dataset, channels).ToProperties());
     }
 
     /// <summary>A model folder with unet.onnx, unet-guided.onnx and judges built from the tiny judge on crafted data.</summary>
-    public static string ModelFolder(PredictionType prediction = PredictionType.Epsilon, string dataset = "tiny", int[]? classOfTemplate = null, string? judgesFrom = null)
+    public static string ModelFolder(PredictionType prediction = PredictionType.Epsilon, string dataset = "tiny", int[]? classOfTemplate = null, string? judgesFrom = null, int channels = 1)
     {
         string dir = TempDir();
-        OnnxHelper.Save(Diffusion(GraphKind.Unet, prediction, dataset, classOfTemplate), Path.Combine(dir, "unet.onnx"));
-        OnnxHelper.Save(Diffusion(GraphKind.Guided, prediction, dataset, classOfTemplate), Path.Combine(dir, "unet-guided.onnx"));
+        OnnxHelper.Save(Diffusion(GraphKind.Unet, prediction, dataset, classOfTemplate, channels), Path.Combine(dir, "unet.onnx"));
+        OnnxHelper.Save(Diffusion(GraphKind.Guided, prediction, dataset, classOfTemplate, channels), Path.Combine(dir, "unet-guided.onnx"));
         if (judgesFrom is not null)
             foreach (var f in Directory.GetFiles(judgesFrom)) File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
         return dir;

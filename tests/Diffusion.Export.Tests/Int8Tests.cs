@@ -12,6 +12,7 @@ using Microsoft.ML.OnnxRuntime;
 using ModelMetadata = Diffusion.Runtime.ModelMetadata;
 using static Diffusion.Export.Tests.TestModels;
 using Diffusion.Tools;
+using Diffusion.Imaging;
 
 namespace Diffusion.Export.Tests;
 
@@ -151,7 +152,7 @@ public sealed class Int8Tests : CommandTestBase
     {
         string root = RepoRoot(), model = Path.Combine(root, "models", name), data = Path.Combine(root, "data", name);
         var card = JsonNode.Parse(File.ReadAllText(Path.Combine(model, "model-card.json")))!;
-        var test = IdxDataset.LoadSplit(data, "t10k");
+        var test = LabelledData.Load(data, DataSplit.Test, 10, 1, 28);
         foreach (var (fl, q) in ModelFolderLayout.Int8Pairs)
         {
             byte[] f = File.ReadAllBytes(Path.Combine(model, fl)), i8 = File.ReadAllBytes(Path.Combine(model, q));

@@ -106,4 +106,61 @@ public class ImageFolderTests
         }
         Assert.NotEqual(train.Pixels, ImageFolderDataset.Load(TinyModels.NewTempDir() is var c && ShapesDataset.Write(c, 3, 2, 32, seed: 6) > 0 ? c : c, "train", new ImageFolderOptions(3, 32)).Pixels);
     }
+
+    [Fact]
+    public void The_cache_is_read_back_and_missed_when_the_folder_or_the_settings_change_or_it_is_damaged()
+    {
+        string root = TwoClasses(), cache = Path.Combine(TinyModels.NewTempDir(), "cache");
+        var log = new List<string>();
+        var o = new ImageFolderOptions(3, 8);
+        var first = ImageFolderCache.Load(root, "train", o, cache, log.Add);
+        string file = Assert.Single(Directory.GetFiles(cache));
+        Assert.Contains("cached in", log[^1]);
+
+        var again = ImageFolderCache.Load(root, "train", o, cache, log.Add);
+        Assert.Contains("from " + file, log[^1]);
+        Assert.Equal(first.Pixels, again.Pixels);
+        Assert.Equal(first.Labels, again.Labels);
+        Assert.Equal(first.ClassNames, again.ClassNames);
+        Assert.Equal(first.Root, again.Root);
+
+        // other settings: another key, another file; the split's older file goes
+        var grey = ImageFolderCache.Load(root, "train", o with { Channels = 1 }, cache, log.Add);
+        Assert.Equal(3 * 64, grey.Pixels.Length);
+        Assert.NotEqual(file, Assert.Single(Directory.GetFiles(cache)));
+
+        // a new image: a miss that sees it
+        Png(Path.Combine(root, "blue", "c.png"), 8, 8, new SKColor(0, 0, 250));
+        Assert.Equal(4, ImageFolderCache.Load(root, "train", o, cache, log.Add).Count);
+        Assert.Contains("decoded 4 images", log[^1]);
+
+        // a damaged cache file is never used: decoded again and rewritten
+        file = Assert.Single(Directory.GetFiles(cache));
+        var bytes = File.ReadAllBytes(file);
+        bytes[bytes.Length / 2] ^= 0x40;
+        File.WriteAllBytes(file, bytes);
+        var fixedUp = ImageFolderCache.Load(root, "train", o, cache, log.Add);
+        Assert.Contains("damaged", log[^2]);
+        Assert.Equal(ImageFolderDataset.Load(root, "train", o).Pixels, fixedUp.Pixels);
+        Assert.Contains("from", (ImageFolderCache.Load(root, "train", o, cache, log.Add), log[^1]).Item2);
+    }
+
+    [Fact]
+    public void Resize_modes_parse_and_splits_are_found()
+    {
+        foreach (var m in Enum.GetValues<ResizeMode>()) Assert.Equal(m, ImageFolderDataset.ParseResize(ImageFolderDataset.ResizeName(m)));
+        Assert.Contains("lanczos", Assert.Throws<InvalidInputException>(() => ImageFolderDataset.ParseResize("lanczos")).Message);
+
+        string flat = TwoClasses();
+        Assert.True(LabelledData.HasSplit(flat, DataSplit.Train));
+        Assert.False(LabelledData.HasSplit(flat, DataSplit.Test));
+        string split = TinyModels.NewTempDir();
+        ShapesDataset.Write(split, trainPerClass: 1, testPerClass: 1, size: 8, seed: 1);
+        Assert.True(LabelledData.HasSplit(split, DataSplit.Test));
+        var test = LabelledData.Load(split, DataSplit.Test, ShapesDataset.Classes.Count, 1, 8);
+        Assert.Equal(ShapesDataset.Classes, test.ClassNames);
+        Assert.Equal((1, 8, 8), (test.Channels, test.Height, test.Width));
+        // the wrong number of classes is named
+        Assert.Contains("expected 5 classes", Assert.Throws<InvalidInputException>(() => LabelledData.Load(split, DataSplit.Train, 5, 1, 8)).Message);
+    }
 }

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Diffusion.Runtime;
 using Diffusion.Train.Cli;
+using Diffusion.Train.Config;
 
 namespace Diffusion.Train.Tests;
 
@@ -40,6 +41,7 @@ public class CliTests : IDisposable
     [InlineData("no-such-folder", "--data", "no-such-folder")]
     [InlineData("quantum", "--device", "quantum")]
     [InlineData("twelve", "--epochs", "twelve")]
+    [InlineData("lanczos", "--resize", "lanczos")]
     public void InvalidOption_ExitsWith2_AndWritesNothing(string expectedInMessage, string option, string value)
     {
         var (code, _, err) = Run("train", "--config", _config, option, value);
@@ -78,6 +80,7 @@ public class CliTests : IDisposable
     [InlineData("preset", "huge")]
     [InlineData("typo_key", 1)]
     [InlineData("timesteps", 1)]
+    [InlineData("resize", "stretch")]
     public void InvalidConfigFileValue_ExitsWith2_AndWritesNothing(string key, object value)
     {
         var json = JsonNode.Parse(File.ReadAllText(_config))!.AsObject();
@@ -88,6 +91,26 @@ public class CliTests : IDisposable
         Assert.Contains("bad.json", err);
         Assert.Contains(value is string s ? s : key, err);
         Assert.False(Directory.Exists(_out));
+    }
+
+    [Fact]
+    public void Resize_is_written_only_when_asked_for_so_existing_configs_stay_byte_identical()
+    {
+        foreach (var file in Directory.GetFiles(Path.Combine(RepoRoot(), "configs"), "*.json").Where(f => !f.EndsWith("experiments.json", StringComparison.Ordinal)))
+            Assert.DoesNotContain("resize", TrainConfig.Load(file).ToJson());
+        var json = JsonNode.Parse(File.ReadAllText(_config))!.AsObject();
+        json["resize"] = "cubic";
+        var cfg = TrainConfig.Load(WriteConfig("cubic.json", json.ToJsonString()));
+        Assert.Equal(Diffusion.Imaging.ResizeMode.Cubic, cfg.Resize);
+        Assert.Contains("\"resize\": \"cubic\"", cfg.ToJson());
+        Assert.Equal(cfg.ToJson(), TrainConfig.Parse(cfg.ToJson(), "round trip").ToJson());
+    }
+
+    private static string RepoRoot()
+    {
+        var d = new DirectoryInfo(AppContext.BaseDirectory);
+        while (d is not null && !File.Exists(Path.Combine(d.FullName, "Pipeline.sln"))) d = d.Parent;
+        return d?.FullName ?? throw new InvalidOperationException("Pipeline.sln not found above the test binaries.");
     }
 
     [Fact]

@@ -37,6 +37,12 @@ public sealed record TrainConfig
     public string Dataset { get; init; } = "mnist";
     /// <summary>Folder holding <c>train-images-idx3-ubyte</c> and <c>train-labels-idx1-ubyte</c> (raw or .gz).</summary>
     public string Data { get; init; } = "data/mnist";
+    /// <summary>
+    /// An image folder's images of another size than the model's: refused (the default, not written to the JSON so that
+    /// IDX configs stay as they were), or resized with SkiaSharp's linear or cubic filter.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public Imaging.ResizeMode Resize { get; init; }
     /// <summary>Class names, index = label; their count is the model's number of classes.</summary>
     public IReadOnlyList<string> ClassNames { get; init; } = Enumerable.Range(0, 10).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray();
     /// <summary>Model preset (small, medium, large) the <see cref="Model"/> started from; null for a fully explicit model.</summary>
@@ -120,6 +126,7 @@ public sealed record TrainConfig
         o.Converters.Add(new NameConverter<NoiseScheduleKind>(NoiseSchedule.ParseKind, NoiseSchedule.Name));
         o.Converters.Add(new NameConverter<PredictionType>(Runtime.Prediction.Parse, Runtime.Prediction.Name));
         o.Converters.Add(new NameConverter<DeviceKind>(ParseDevice, d => d.ToString().ToLowerInvariant()));
+        o.Converters.Add(new NameConverter<Imaging.ResizeMode>(Imaging.ImageFolderDataset.ParseResize, Imaging.ImageFolderDataset.ResizeName));
         o.MakeReadOnly(populateMissingResolver: true);
         return o;
     }

@@ -107,7 +107,7 @@ public sealed class DiffusionTrainer : IDisposable
                 throw new InvalidInputException($"Run folder {config.RunDir} already holds {last}; pass --resume to continue it or --force to start over.");
 
             var device = TorchSetup.ResolveDevice(config.Device);
-            var data = LoadData(config);
+            var data = LoadData(config, (options.Output ?? Console.Out).WriteLine);
             if (data.Height != config.Model.ImageSize || data.Width != config.Model.ImageSize)
             {
                 data.Dispose();
@@ -142,8 +142,11 @@ public sealed class DiffusionTrainer : IDisposable
         string a = Defining(saved).ToJson(), b = Defining(resumed).ToJson();
         if (a != b)
         {
+            // keys written only when not default (resize) may be on one side only
             var sa = JsonDocument.Parse(a).RootElement.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetRawText());
-            var diff = JsonDocument.Parse(b).RootElement.EnumerateObject().Where(p => sa[p.Name] != p.Value.GetRawText()).Select(p => $"{p.Name} ({sa[p.Name]} -> {p.Value.GetRawText()})");
+            var sb = JsonDocument.Parse(b).RootElement.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetRawText());
+            var diff = sa.Keys.Union(sb.Keys).Where(k => sa.GetValueOrDefault(k) != sb.GetValueOrDefault(k))
+                .Select(k => $"{k} ({sa.GetValueOrDefault(k) ?? "default"} -> {sb.GetValueOrDefault(k) ?? "default"})");
             throw new InvalidInputException($"--resume: {path} was trained with different settings: {string.Join(", ", diff)}. Only epochs, threads, device, data, sample_* and checkpoint_every may change on resume.");
         }
     }
@@ -333,7 +336,7 @@ public sealed class DiffusionTrainer : IDisposable
 
     // IDX files (greyscale) or an image folder (<data>/<class>/*.png|jpg, optionally under train/), at the model's
     // channels and size; an image folder's classes must be the config's class names, in order
-    private static ImageData LoadData(TrainConfig config)
+    private static ImageData LoadData(TrainConfig config, Action<string> log)
     {
         if (!Imaging.ImageFolderDataset.IsImageFolder(config.Data))
         {
@@ -341,7 +344,9 @@ public sealed class DiffusionTrainer : IDisposable
                 throw new InvalidInputException($"Data {config.Data}: IDX files are greyscale; model.in_channels is {config.Model.InChannels} (train on an image folder for colour).");
             return ImageData.Load(config.Data, "train", config.ClassNames.Count, config.MaxTrainImages);
         }
-        var set = Imaging.ImageFolderDataset.Load(config.Data, "train", new Imaging.ImageFolderOptions(config.Model.InChannels, config.Model.ImageSize));
+        // decoded once, then read back from the run's cache by resumes and later runs into the same folder
+        var set = Imaging.ImageFolderCache.Load(config.Data, "train", new Imaging.ImageFolderOptions(config.Model.InChannels, config.Model.ImageSize, config.Resize),
+            new RunFolder(config.RunDir).DataCache, log);
         if (!set.ClassNames.SequenceEqual(config.ClassNames))
             throw new InvalidInputException($"Data {config.Data}: its class folders are [{string.Join(", ", set.ClassNames)}]; the config's class_names are [{string.Join(", ", config.ClassNames)}] (train passes an image folder's names itself unless the config gives them).");
         return ImageData.FromImageFolder(set, config.MaxTrainImages);
