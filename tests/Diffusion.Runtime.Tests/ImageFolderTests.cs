@@ -155,12 +155,13 @@ public class ImageFolderTests
         Assert.True(LabelledData.HasSplit(flat, DataSplit.Train));
         Assert.False(LabelledData.HasSplit(flat, DataSplit.Test));
         string split = TinyModels.NewTempDir();
-        ShapesDataset.Write(split, trainPerClass: 1, testPerClass: 1, size: 8, seed: 1);
+        ShapesDataset.Write(split, trainPerClass: 1, testPerClass: 1, size: 16, seed: 1);
         Assert.True(LabelledData.HasSplit(split, DataSplit.Test));
-        var test = LabelledData.Load(split, DataSplit.Test, ShapesDataset.Classes.Count, 1, 8);
+        var test = LabelledData.Load(split, DataSplit.Test, ShapesDataset.Classes.Count, 1, 8, ResizeMode.Linear);
         Assert.Equal(ShapesDataset.Classes, test.ClassNames);
         Assert.Equal((1, 8, 8), (test.Channels, test.Height, test.Width));
+        Assert.Contains("--resize", Assert.Throws<InvalidInputException>(() => LabelledData.Load(split, DataSplit.Test, ShapesDataset.Classes.Count, 1, 8)).Message);
         // the wrong number of classes is named
-        Assert.Contains("expected 5 classes", Assert.Throws<InvalidInputException>(() => LabelledData.Load(split, DataSplit.Train, 5, 1, 8)).Message);
+        Assert.Contains("expected 5 classes", Assert.Throws<InvalidInputException>(() => LabelledData.Load(split, DataSplit.Train, 5, 1, 16)).Message);
     }
 }
