@@ -36,10 +36,10 @@ public static class EvalCli
 
     private static Command JudgesCommand(string[] args)
     {
-        var dataset = new Option<string>("--dataset") { Description = "mnist or fashion-mnist (default paths)", DefaultValueFactory = _ => "mnist" };
+        var dataset = new Option<string>("--dataset") { Description = "mnist, fashion-mnist or an image folder's name (picks the default paths)", DefaultValueFactory = _ => "mnist" };
         var onnx = new Option<string?>("--onnx") { Description = $"exported judge CNN (default models/<dataset>/{ModelFolderLayout.JudgeOnnx})" };
         var outDir = new Option<string?>("--out") { Description = $"folder for the judges and {ModelFolderLayout.JudgeCard} (default models/<dataset>)" };
-        var data = new Option<string?>("--data") { Description = "IDX folder (default data/<dataset>)" };
+        var data = new Option<string?>("--data") { Description = "IDX folder or image folder with train/ and test/ (default data/<dataset>)" };
         var iters = new Option<int>("--lgbm-iterations") { Description = "LightGBM boosting rounds", DefaultValueFactory = _ => new LightGbmOptions().Iterations };
         var leaves = new Option<int>("--lgbm-leaves") { Description = "LightGBM leaves per tree", DefaultValueFactory = _ => new LightGbmOptions().Leaves };
         var lr = new Option<double>("--lgbm-lr") { Description = "LightGBM learning rate", DefaultValueFactory = _ => new LightGbmOptions().LearningRate };
@@ -111,7 +111,7 @@ public static class EvalCli
         var labels = new Option<string?>("--labels") { Description = "IDX labels of --images" };
         var judges = new Option<string?>("--judges") { Description = "judge folder (default: the model's folder, else models/<dataset>)" };
         var dataset = new Option<string>("--dataset") { Description = "judges to use without --model / --judges", DefaultValueFactory = _ => "mnist" };
-        var data = new Option<string?>("--data") { Description = "real data IDX folder (default data/<dataset>)" };
+        var data = new Option<string?>("--data") { Description = "real data: IDX folder or image folder with train/ and test/ (default data/<dataset>)" };
         var perClass = new Option<int>("--per-class") { Description = "images generated per class", DefaultValueFactory = _ => 100 };
         var denoise = new Option<int>("--denoise") { Description = "test images for denoising PSNR/SSIM (0 = skip)", DefaultValueFactory = _ => 500 };
         var noSweep = new Option<bool>("--no-sweep") { Description = "skip the guidance sweep" };

@@ -17,7 +17,7 @@ public static class JudgeExportCli
     {
         // export-classifier: judge checkpoint (train-classifier) -> judge.onnx (atomically).
         var checkpoint = new Option<string?>("--checkpoint") { Description = $"judge checkpoint (default runs/judge-<dataset>/{RunFolder.JudgeCheckpointName})" };
-        var dataset = new Option<string>("--dataset") { Description = "mnist or fashion-mnist (picks the default paths)", DefaultValueFactory = _ => "mnist" };
+        var dataset = new Option<string>("--dataset") { Description = "mnist, fashion-mnist or an image folder's judge name (picks the default paths)", DefaultValueFactory = _ => "mnist" };
         var output = new Option<string?>("--out") { Description = $"ONNX file (default models/<dataset>/{ModelFolderLayout.JudgeOnnx})" };
         var opset = new Option<int>("--opset") { Description = "ONNX opset", DefaultValueFactory = _ => OnnxOpset.Default };
 

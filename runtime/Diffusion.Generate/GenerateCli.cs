@@ -49,7 +49,7 @@ public static class GenerateCli
         var format = new Option<string>("--format") { Description = "png, idx, gif, or a comma list (png,idx,gif)", DefaultValueFactory = _ => "png" };
         var single = new Option<bool>("--single") { Description = "Also write one PNG per image (single/{class}-{i}.png)" };
         var frames = new Option<int>("--frames") { Description = "Frames of the reverse / forward process (gif format, --forward-from)", DefaultValueFactory = _ => 10 };
-        var forward = new Option<string?>("--forward-from") { Description = "Folder of IDX files (e.g. data/mnist): also write the forward (noising) process of a real test image per class" };
+        var forward = new Option<string?>("--forward-from") { Description = "Folder of IDX files (e.g. data/mnist) or an image folder: also write the forward (noising) process of a real test image per class" };
         var cache = new Option<string?>("--cache-dir") { Description = "Folder for ONNX Runtime's optimized graphs (faster later loads)" };
         var quiet = new Option<bool>("--quiet") { Description = "No progress bar" };
 

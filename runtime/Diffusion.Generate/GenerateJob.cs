@@ -38,9 +38,11 @@ public static class GenerateJob
             Seed = s.Seed, BatchSize = s.Batch,
         };
         pipeline.Validate(request);
-        if (meta.Channels != 1 && (s.Formats.HasFlag(OutputFormats.Idx) || s.Formats.HasFlag(OutputFormats.Gif) || s.ForwardFrom is not null))
-            throw new InvalidInputException($"{s.Model} makes {meta.Channels}-channel images; IDX files, GIFs and --forward-from are greyscale-only here: use --format png.");
-        IdxDataset? data = s.ForwardFrom is null ? null : IdxDataset.LoadSplit(s.ForwardFrom, "t10k", meta.NumClasses);
+        if (meta.Channels != 1 && s.Formats.HasFlag(OutputFormats.Idx))
+            throw new InvalidInputException($"{s.Model} makes {meta.Channels}-channel images; IDX files hold greyscale images only: use --format png or gif.");
+        // the real images whose forward process is drawn: the test split of an IDX folder or image folder, at the model's shape
+        LabelledImages? data = s.ForwardFrom is null ? null
+            : LabelledData.Load(s.ForwardFrom, LabelledData.HasSplit(s.ForwardFrom, DataSplit.Test) ? DataSplit.Test : DataSplit.Train, meta.NumClasses, meta.Channels, meta.Height, ResizeMode.Linear);
         string outDir = CheckWritable(s.Out);
 
         // 3. generate
@@ -100,19 +102,20 @@ public static class GenerateJob
         var xs = Enumerable.Range(0, frameCount).Select(f => runs.SelectMany(r => r.Trajectory[f].Sample).ToArray()).ToList();
         var x0s = Enumerable.Range(0, frameCount).Select(f => runs.SelectMany(r => r.Trajectory[f].PredictedX0).ToArray()).ToList();
         int h = meta.Height, w = meta.Width;
-        yield return Write(Path.Combine(outDir, "reverse.png"), p => PngGrid.Write(p, Strips.Arrange(xs, classes.Length, size), classes.Length, frameCount, h, w, 2, 2));
-        yield return Write(Path.Combine(outDir, "reverse-x0.png"), p => PngGrid.Write(p, Strips.Arrange(x0s, classes.Length, size), classes.Length, frameCount, h, w, 2, 2));
-        yield return Write(Path.Combine(outDir, "reverse.gif"), p => AnimatedGif.Write(p, xs, 1, classes.Length, h, w));
+        int c = meta.Channels;
+        yield return Write(Path.Combine(outDir, "reverse.png"), p => PngGrid.Write(p, Strips.Arrange(xs, classes.Length, size), classes.Length, frameCount, h, w, 2, 2, c));
+        yield return Write(Path.Combine(outDir, "reverse-x0.png"), p => PngGrid.Write(p, Strips.Arrange(x0s, classes.Length, size), classes.Length, frameCount, h, w, 2, 2, c));
+        yield return Write(Path.Combine(outDir, "reverse.gif"), p => AnimatedGif.Write(p, xs, 1, classes.Length, h, w, channels: c));
     }
 
     // The forward process q(x_t | x_0) of the first test image of each class, at evenly spaced t (Ho et al. eq. 4).
-    private static IEnumerable<string> WriteForward(NoiseSchedule schedule, IdxDataset data, int[] classes, GenerateSettings s, string outDir)
+    private static IEnumerable<string> WriteForward(NoiseSchedule schedule, LabelledImages data, int[] classes, GenerateSettings s, string outDir)
     {
-        int h = data.Height, w = data.Width, size = h * w;
+        int h = data.Height, w = data.Width, c = data.Channels, size = data.ImageSize;
         var x0 = ProcessFrames.FirstOfEachClass(data, classes, $"--forward-from {s.ForwardFrom}");
         var frames = ProcessFrames.Forward(schedule, x0, size, s.Seed, ProcessFrames.EvenlySpaced(schedule.T, s.Frames));
-        yield return Write(Path.Combine(outDir, "forward.png"), p => PngGrid.Write(p, Strips.Arrange(frames, classes.Length, size), classes.Length, frames.Count, h, w, 2, 2));
-        yield return Write(Path.Combine(outDir, "forward.gif"), p => AnimatedGif.Write(p, frames, 1, classes.Length, h, w));
+        yield return Write(Path.Combine(outDir, "forward.png"), p => PngGrid.Write(p, Strips.Arrange(frames, classes.Length, size), classes.Length, frames.Count, h, w, 2, 2, c));
+        yield return Write(Path.Combine(outDir, "forward.gif"), p => AnimatedGif.Write(p, frames, 1, classes.Length, h, w, channels: c));
     }
 
     private sealed class Offset(IProgress<GenerationProgress> inner, int offset) : IProgress<GenerationProgress>

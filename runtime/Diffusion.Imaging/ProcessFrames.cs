@@ -13,21 +13,28 @@ public static class ProcessFrames
     public const int Clean = -1;
 
     /// <summary>
-    /// The first image of each class in <paramref name="classes"/>, in model space ([-1, 1]), [classes, H * W].
+    /// The first image of each class in <paramref name="classes"/>, in model space ([-1, 1]), [classes, H * W] (IDX files).
     /// </summary>
     /// <param name="data">Labelled images (e.g. the t10k split).</param>
     /// <param name="classes">Classes to take, in order.</param>
     /// <param name="source">Names the data in messages (an option or a folder).</param>
     /// <exception cref="InvalidInputException">A class has no image in <paramref name="data"/>.</exception>
     public static float[] FirstOfEachClass(IdxDataset data, IReadOnlyList<int> classes, string source)
+        => FirstOfEachClass(data.Images.Data, data.Labels.Data, data.Height * data.Width, classes, source);
+
+    /// <summary>The first image of each class in <paramref name="classes"/>, in model space, [classes, C * H * W] (IDX or image folder).</summary>
+    /// <exception cref="InvalidInputException">A class has no image in <paramref name="data"/>.</exception>
+    public static float[] FirstOfEachClass(LabelledImages data, IReadOnlyList<int> classes, string source)
+        => FirstOfEachClass(data.Pixels, data.Labels, data.ImageSize, classes, source);
+
+    private static float[] FirstOfEachClass(byte[] pixels, byte[] labels, int size, IReadOnlyList<int> classes, string source)
     {
-        int size = data.Height * data.Width;
         var x0 = new float[classes.Count * size];
         for (int k = 0; k < classes.Count; k++)
         {
-            int index = Array.IndexOf(data.Labels.Data, (byte)classes[k]);
+            int index = Array.IndexOf(labels, (byte)classes[k]);
             if (index < 0) throw new InvalidInputException($"{source}: no test image of class {classes[k]}.");
-            Pixels.ToModel(data.Images.Data.AsSpan(index * size, size), x0.AsSpan(k * size, size));
+            Pixels.ToModel(pixels.AsSpan(index * size, size), x0.AsSpan(k * size, size));
         }
         return x0;
     }

@@ -107,9 +107,10 @@ public class GenerateCliTests
         Assert.NotEqual(a, Run("dpm++", "64"));
     }
 
-    // A 3-channel model (issue 17): the grid is an RGB PNG of the model's colours; IDX and GIF stay greyscale-only and say so.
+    // A 3-channel model (issue 17): the grid, the reverse strips and the GIFs are in colour, the forward process reads a
+    // colour image folder; IDX files stay greyscale-only and say so.
     [Fact]
-    public void ColourModels_WriteRgbPngGrids_AndRefuseIdxAndGif()
+    public void ColourModels_WriteRgbPngGridsAndGifs_AndRefuseIdx()
     {
         string dir = TinyModels.NewTempDir();
         Diffusion.Onnx.OnnxHelper.Save(TinyModels.Build(TinyModels.Meta(GraphKind.Unet, c: 3, h: 8, w: 8)), Path.Combine(dir, "unet.onnx"));
@@ -126,7 +127,24 @@ public class GenerateCliTests
             Assert.Equal(8, single.Width);
         var bad = Cli("--model", dir, "--format", "png,idx", "--out", NewDir());
         Assert.Equal(2, bad.Exit);
-        Assert.Contains("greyscale-only", bad.Err);
+        Assert.Contains("greyscale images only", bad.Err);
+
+        // GIFs and the forward process from an image folder (16x16 shapes, resized to the model's 8x8) in colour
+        string shapes = TinyModels.NewTempDir(), gifDir = NewDir(), four = TinyModels.NewTempDir();
+        Diffusion.Imaging.ShapesDataset.Write(shapes, trainPerClass: 1, testPerClass: 1, size: 16, seed: 2);
+        foreach (var g in new[] { GraphKind.Unet, GraphKind.Guided })
+            Diffusion.Onnx.OnnxHelper.Save(TinyModels.Build(TinyModels.Meta(g, c: 3, h: 8, w: 8) with { NumClasses = 4, ClassNames = Diffusion.Imaging.ShapesDataset.Classes }),
+                Path.Combine(four, g == GraphKind.Unet ? "unet.onnx" : "unet-guided.onnx"));
+        var (gifCode, _, gifErr) = Cli("--model", four, "--digits", "1,2", "--per-class", "1", "--steps", "3", "--format", "gif", "--frames", "3", "--forward-from", shapes, "--out", gifDir);
+        Assert.True(gifCode == 0, gifErr);
+        foreach (var f in new[] { "reverse.png", "forward.png" })
+            using (var strip = SkiaSharp.SKBitmap.Decode(Path.Combine(gifDir, f)))
+                Assert.NotEqual(SkiaSharp.SKColorType.Gray8, strip.ColorType);
+        foreach (var f in new[] { "reverse.gif", "forward.gif" })
+            using (var gif = new ImageMagick.MagickImageCollection(Path.Combine(gifDir, f)))
+                Assert.True(gif.Count >= 2, f);
+        using (var forward = new ImageMagick.MagickImageCollection(Path.Combine(gifDir, "forward.gif")))
+            Assert.NotEqual(ImageMagick.ColorType.Grayscale, forward[0].DetermineColorType()); // the clean shapes' colours survive the palette
     }
 
     public static TheoryData<string[], string> BadArgs => new()
