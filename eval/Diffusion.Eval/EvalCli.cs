@@ -47,9 +47,10 @@ public static class EvalCli
         var noLgbm = new Option<bool>("--no-lightgbm") { Description = "build only the ML.NET CNN judge" };
         var keepLgbm = new Option<bool>("--keep-lightgbm") { Description = "re-measure the LightGBM judge already in --out instead of training a new one" };
         var threads = new Option<int>("--threads") { Description = "threads (0 = default)" };
+        var resize = ResizeOption();
         var cmd = new Command("judges", $"Build the ML.NET judges from the exported CNN and train the LightGBM judge; write {ModelFolderLayout.JudgeCard}")
         {
-            dataset, onnx, outDir, data, iters, leaves, lr, limit, noLgbm, keepLgbm, threads,
+            dataset, onnx, outDir, data, iters, leaves, lr, limit, noLgbm, keepLgbm, threads, resize,
         };
         cmd.SetAction(pr =>
         {
@@ -61,6 +62,7 @@ public static class EvalCli
                 Onnx = pr.GetValue(onnx) ?? Path.Combine("models", name, ModelFolderLayout.JudgeOnnx),
                 OutDir = pr.GetValue(outDir) ?? Path.Combine("models", name),
                 Data = pr.GetValue(data) ?? Path.Combine("data", name),
+                Resize = Imaging.ImageFolderDataset.ParseResize(pr.GetValue(resize)!),
                 LightGbm = pr.GetValue(noLgbm) ? null : new LightGbmOptions
                 {
                     Iterations = pr.GetValue(iters), Leaves = pr.GetValue(leaves), LearningRate = pr.GetValue(lr), Threads = t > 0 ? t : null,
@@ -119,11 +121,12 @@ public static class EvalCli
         var steps = new Option<string>("--sweep-steps") { Description = "comma-separated step counts", DefaultValueFactory = _ => string.Join(",", Sweep.DefaultSteps) };
         var sweepPerClass = new Option<int>("--sweep-per-class") { Description = "images per class in each sweep setting", DefaultValueFactory = _ => 20 };
         var outDir = new Option<string?>("--out") { Description = "report folder (default reports/<dataset>-<UTC time>)" };
+        var resizeReal = ResizeOption();
         var card = new Option<string?>("--card") { Description = $"also write the headline numbers into this model card's Quality section (e.g. models/mnist/{ModelFolderLayout.CardMarkdown})" };
         var s = SamplingOptions.Create();
         var cmd = new Command("report", "Judge generated (or IDX) images and write a JSON + Markdown + PNG report")
         {
-            model, images, labels, judges, dataset, data, perClass, denoise, noSweep, scales, steps, sweepPerClass, outDir, card,
+            model, images, labels, judges, dataset, data, perClass, denoise, noSweep, scales, steps, sweepPerClass, outDir, card, resizeReal,
         };
         s.AddTo(cmd);
         cmd.SetAction(pr =>
@@ -133,6 +136,7 @@ public static class EvalCli
                 Model = pr.GetValue(model) ?? (pr.GetValue(images) is null ? Path.Combine("models", "mnist") : null),
                 Images = pr.GetValue(images), Labels = pr.GetValue(labels), Judges = pr.GetValue(judges),
                 Dataset = pr.GetValue(dataset)!.Trim().ToLowerInvariant(), Data = pr.GetValue(data), PerClass = pr.GetValue(perClass),
+                Resize = Imaging.ImageFolderDataset.ParseResize(pr.GetValue(resizeReal)!),
                 Setting = s.Setting(pr), Seed = pr.GetValue(s.Seed), BatchSize = pr.GetValue(s.Batch), Threads = pr.GetValue(s.Threads), Precision = s.PrecisionOf(pr),
                 DenoiseCount = pr.GetValue(denoise), Sweep = !pr.GetValue(noSweep),
                 SweepScales = ParseList(pr.GetValue(scales)!, "--sweep-scales", v => float.Parse(v, NumberStyles.Float, Inv)),
@@ -160,6 +164,12 @@ public static class EvalCli
         });
         return cmd;
     }
+
+    private static Option<string> ResizeOption() => new("--resize")
+    {
+        Description = "image folder: images of another size than the judges' are refused, or resized linear or cubic",
+        DefaultValueFactory = _ => Imaging.ImageFolderDataset.ResizeName(Imaging.ResizeMode.Refuse),
+    };
 
     private static T[] ParseList<T>(string text, string option, Func<string, T> parse)
     {

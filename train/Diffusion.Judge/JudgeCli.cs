@@ -22,6 +22,7 @@ public static class JudgeCli
         var data = new Option<string?>("--data") { Description = "folder of IDX files, or an image folder <folder>/{train,test}/<class>/*.png|jpg (default data/<dataset>)" };
         var channels = new Option<int?>("--channels") { Description = "image folder: 3 (RGB, default) or 1 (greyscale); the diffusion model's channels" };
         var imageSize = new Option<int?>("--image-size") { Description = "image folder: side the images are read at (default: the first image's); the diffusion model's size" };
+        var resize = new Option<string>("--resize") { Description = "image folder: images of another size than --image-size are refused, or resized linear or cubic", DefaultValueFactory = _ => ImageFolderDataset.ResizeName(ResizeMode.Refuse) };
         var epochs = new Option<int?>("--epochs") { Description = "passes over the training set (default 4 for mnist, 8 for fashion-mnist, 10 for an image folder)" };
         var batch = new Option<int>("--batch") { Description = "batch size", DefaultValueFactory = _ => new JudgeTrainOptions().BatchSize };
         var lr = new Option<double>("--lr") { Description = "peak learning rate (AdamW)", DefaultValueFactory = _ => new JudgeTrainOptions().LearningRate };
@@ -35,7 +36,7 @@ public static class JudgeCli
 
         var train = new Command("train-classifier", "Train the judge CNN and write its checkpoint")
         {
-            dataset, data, channels, imageSize, epochs, batch, lr, wd, shift, seed, limit, features, threads, output,
+            dataset, data, channels, imageSize, resize, epochs, batch, lr, wd, shift, seed, limit, features, threads, output,
         };
         train.SetAction(pr =>
         {
@@ -55,8 +56,9 @@ public static class JudgeCli
             var config = new JudgeConfig { FeatureDim = pr.GetValue(features), NumClasses = classes.Length, InChannels = source.Channels, ImageSize = source.Size };
             config.Validate();
             string outPath = pr.GetValue(output) ?? RunFolder.Judge(name).JudgeCheckpoint;
-            var trainSet = LabelledData.Load(options.Data, DataSplit.Train, classes.Length, source.Channels, source.Size);
-            var testSet = LabelledData.Load(options.Data, DataSplit.Test, classes.Length, source.Channels, source.Size);
+            var resizeMode = ImageFolderDataset.ParseResize(pr.GetValue(resize)!);
+            var trainSet = LabelledData.Load(options.Data, DataSplit.Train, classes.Length, source.Channels, source.Size, resizeMode);
+            var testSet = LabelledData.Load(options.Data, DataSplit.Test, classes.Length, source.Channels, source.Size, resizeMode);
 
             torch.set_num_threads(nThreads);
             AnsiConsole.MarkupLine($"[bold]train-classifier[/] {Markup.Escape(name)}: {trainSet.Count} train / {testSet.Count} test images of [[{source.Channels},{source.Size},{source.Size}]], " +

@@ -26,6 +26,8 @@ public sealed record EvalOptions
     public string Dataset { get; init; } = "mnist";
     /// <summary>Real data folder (default data/&lt;judge dataset&gt;).</summary>
     public string? Data { get; init; }
+    /// <summary>What an image folder's images of another size than the judges' get (refused by default).</summary>
+    public Imaging.ResizeMode Resize { get; init; }
     /// <summary>Images per class to generate.</summary>
     public int PerClass { get; init; } = 100;
     /// <summary>Sampling setting of the main set.</summary>
@@ -128,7 +130,7 @@ public static class EvalRunner
 
         string data = o.Data ?? Path.Combine("data", judges.Card.Dataset);
         log($"scoring the real data in {data}");
-        var real = RealReference.Load(judges, data);
+        var real = RealReference.Load(judges, data, resize: o.Resize);
         var metrics = SetEvaluation.Compute(set, judges, real);
         log(string.Create(CultureInfo.InvariantCulture, $"main judge accuracy {metrics.Cnn.Accuracy:P2}, Frechet distance {metrics.FrechetDistance:F3} (floor {metrics.FrechetFloorSameSize:F3}), clean background {metrics.Background!.Mean:P1} (real {real.TestBackground.Mean:P1})"));
 

@@ -57,11 +57,12 @@ public sealed class RealReference
     /// <param name="trainCount">Size of the training sample (10,000 by default).</param>
     /// <param name="seed">Seed of the training sample.</param>
     /// <exception cref="InvalidInputException">Missing or bad data.</exception>
-    public static RealReference Load(JudgeSet judges, string dataFolder, int trainCount = 10_000, int seed = 0)
+    /// <param name="resize">What an image folder's images of another size than the judges' get.</param>
+    public static RealReference Load(JudgeSet judges, string dataFolder, int trainCount = 10_000, int seed = 0, Imaging.ResizeMode resize = Imaging.ResizeMode.Refuse)
     {
         int k = judges.Card.NumClasses;
-        var test = ImageSet.From(judges.LoadData(dataFolder, Imaging.DataSplit.Test));
-        var trainData = judges.LoadData(dataFolder, Imaging.DataSplit.Train);
+        var test = ImageSet.From(judges.LoadData(dataFolder, Imaging.DataSplit.Test, resize));
+        var trainData = judges.LoadData(dataFolder, Imaging.DataSplit.Train, resize);
         var order = Enumerable.Range(0, trainData.Count).ToArray();
         new Random(seed).Shuffle(order);
         var train = ImageSet.From(trainData, order.Take(Math.Min(trainCount, order.Length)).ToArray());

@@ -17,6 +17,8 @@ public sealed record JudgeBuildOptions
     public required string OutDir { get; init; }
     /// <summary>Folder of the dataset: IDX files (train and t10k) or an image folder with train/ and test/.</summary>
     public required string Data { get; init; }
+    /// <summary>What an image folder's images of another size than the judge's get (refused by default).</summary>
+    public Imaging.ResizeMode Resize { get; init; }
     /// <summary>LightGBM settings; null skips the LightGBM judge.</summary>
     public LightGbmOptions? LightGbm { get; init; } = new();
     /// <summary>
@@ -63,7 +65,7 @@ public static class JudgeBuilder
         var meta = ReadMetadata(options.Onnx);
         int k = meta.NumClasses;
         int[] shape = [meta.Channels, meta.Height, meta.Width];
-        var test = ImageSet.From(JudgeSet.LoadData(options.Data, Imaging.DataSplit.Test, meta.ClassNames, shape));
+        var test = ImageSet.From(JudgeSet.LoadData(options.Data, Imaging.DataSplit.Test, meta.ClassNames, shape, options.Resize));
         Directory.CreateDirectory(options.OutDir);
         string onnx = Path.Combine(options.OutDir, ModelFolderLayout.JudgeOnnx);
         if (Path.GetFullPath(onnx) != Path.GetFullPath(options.Onnx)) AtomicFile.WriteAllBytes(onnx, File.ReadAllBytes(options.Onnx));
@@ -110,7 +112,7 @@ public static class JudgeBuilder
             }
             else
             {
-                var train = ImageSet.From(Imaging.LabelledData.Load(options.Data, Imaging.DataSplit.Train, k, meta.Channels, meta.Height, limit: options.LightGbmTrainLimit));
+                var train = ImageSet.From(Imaging.LabelledData.Load(options.Data, Imaging.DataSplit.Train, k, meta.Channels, meta.Height, options.Resize, options.LightGbmTrainLimit));
                 lgbmCount = train.Count;
                 var sw = Stopwatch.StartNew();
                 using (var trained = LightGbmJudge.Train(train, k, lo)) { lgbmSeconds = sw.Elapsed.TotalSeconds; trained.Save(lgbmPath); }

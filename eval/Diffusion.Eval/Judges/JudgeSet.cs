@@ -84,18 +84,19 @@ public sealed class JudgeSet : IDisposable
             throw new InvalidInputException($"{modelPath}: {model.NumClasses} classes of [{model.Channels},{model.Height},{model.Width}] images; the judges expect {Card.NumClasses} classes of [{string.Join(",", Card.ImageShape)}].");
     }
 
-    /// <summary>A split of the real data these judges judge, in their image shape (<see cref="LoadData(string, Imaging.DataSplit, IReadOnlyList{string}, int[])"/>).</summary>
-    public Imaging.LabelledImages LoadData(string dataFolder, Imaging.DataSplit split) => LoadData(dataFolder, split, Card.ClassNames, Card.ImageShape);
+    /// <summary>A split of the real data these judges judge, in their image shape (<see cref="LoadData(string, Imaging.DataSplit, IReadOnlyList{string}, int[], Imaging.ResizeMode)"/>).</summary>
+    public Imaging.LabelledImages LoadData(string dataFolder, Imaging.DataSplit split, Imaging.ResizeMode resize = Imaging.ResizeMode.Refuse)
+        => LoadData(dataFolder, split, Card.ClassNames, Card.ImageShape, resize);
 
     /// <summary>
     /// Reads split <paramref name="split"/> of an IDX folder or image folder for judges of <paramref name="classNames"/> and
     /// image shape [C, H, W]; an image folder's class folders must be those names, in that order.
     /// </summary>
     /// <exception cref="InvalidInputException">Missing or bad data, another shape, other classes.</exception>
-    public static Imaging.LabelledImages LoadData(string dataFolder, Imaging.DataSplit split, IReadOnlyList<string> classNames, int[] shape)
+    public static Imaging.LabelledImages LoadData(string dataFolder, Imaging.DataSplit split, IReadOnlyList<string> classNames, int[] shape, Imaging.ResizeMode resize = Imaging.ResizeMode.Refuse)
     {
         if (shape[1] != shape[2]) throw new InvalidInputException($"Judges of [{string.Join(",", shape)}] images: only square images are read.");
-        var data = Imaging.LabelledData.Load(dataFolder, split, classNames.Count, shape[0], shape[1]);
+        var data = Imaging.LabelledData.Load(dataFolder, split, classNames.Count, shape[0], shape[1], resize);
         if (data.ClassNames is { } names && !names.SequenceEqual(classNames))
             throw new InvalidInputException($"Image folder {data.Source}: its classes are [{string.Join(", ", names)}]; the judges' are [{string.Join(", ", classNames)}].");
         return data;
