@@ -106,6 +106,21 @@ public class CliTests : IDisposable
         Assert.Equal(cfg.ToJson(), TrainConfig.Parse(cfg.ToJson(), "round trip").ToJson());
     }
 
+    // README's shapes numbers come from the quick config with --data data/shapes --image-size 32 --epochs 90
+    // --sample-every 10 --checkpoint-every 10; configs/shapes.json must be that same training
+    [Fact]
+    public void The_shapes_config_is_the_quick_recipe_on_the_shapes_folder()
+    {
+        var quick = TrainConfig.Load(Path.Combine(RepoRoot(), "configs", "mnist-quick.json"));
+        var shapes = TrainConfig.Load(Path.Combine(RepoRoot(), "configs", "shapes.json"));
+        var expected = quick with
+        {
+            Name = shapes.Name, Dataset = "shapes", Data = "data/shapes", ClassNames = Diffusion.Imaging.ShapesDataset.Classes.ToList(),
+            Model = quick.Model with { InChannels = 3, ImageSize = 32, NumClasses = 4 }, Epochs = 90, SampleEvery = 10, CheckpointEvery = 10,
+        };
+        Assert.Equal(expected.ToJson(), shapes.ToJson());
+    }
+
     private static string RepoRoot()
     {
         var d = new DirectoryInfo(AppContext.BaseDirectory);
