@@ -78,9 +78,17 @@ public class PipelineTests
             return GC.GetAllocatedBytesForCurrentThread() - before;
         }
         Measure(5); Measure(50);
-        // least of three: one-off allocations are not per step; a per-step allocation shows in every run
-        long a5 = Enumerable.Range(0, 3).Min(_ => Measure(5)), a50 = Enumerable.Range(0, 3).Min(_ => Measure(50));
+        // least over up to ten rounds: one-off allocations are not per step (the runtime's tiering and on-stack
+        // replacement allocate while a loop's code is replaced, later on a loaded machine, where CI once saw 19 bytes
+        // a step in three rounds); a per-step allocation (24 bytes or more, every step) shows in every round
         const int batches = 2, timestepLists = batches * 45 * sizeof(int);
+        long a5 = long.MaxValue, a50 = long.MaxValue;
+        for (int round = 0; round < 10 && (round == 0 || a50 - a5 > timestepLists + 16); round++)
+        {
+            if (round > 0) Thread.Sleep(200); // time for background JIT work
+            a5 = Math.Min(a5, Measure(5));
+            a50 = Math.Min(a50, Measure(50));
+        }
         Assert.True(a50 - a5 <= timestepLists + 16, $"5 steps allocated {a5} bytes, 50 steps {a50}: {(a50 - a5) / 45.0:F1} bytes per extra step");
         Assert.True(progress.Calls > 0);
     }
