@@ -158,7 +158,7 @@ public sealed class ImageFolderDataset
         using var decoded = SKBitmap.Decode(file);
         if (decoded is null || decoded.Width < 1 || decoded.Height < 1)
         {
-            var e = new InvalidInputException($"Image {file} cannot be decoded as PNG or JPEG (corrupt or another format); remove it or pass the flag that skips bad files.");
+            var e = new InvalidInputException($"Image {file} cannot be decoded as PNG or JPEG (corrupt or another format); remove it or skip such files (train --skip-bad-images).");
             e.Data[Undecodable] = true;
             throw e;
         }

@@ -73,6 +73,17 @@ public sealed class ImageFolderPathTests : CommandTestBase
         Assert.True(TrainCli.Run(["train", "--config", cfg, "--data", data, "--image-size", "16", "--resize", "linear", "--out", Path.Combine(Dir, "run4"), "--plain", "--stop-after-steps", "1"], o2, e4) is 0 or 130, e4.ToString());
         Assert.Contains("\"resize\": \"linear\"", File.ReadAllText(Path.Combine(Dir, "run4", Diffusion.Tools.RunFolder.ConfigName)));
 
+        // a file that cannot be decoded stops the run, naming it, unless --skip-bad-images skips and counts it
+        File.Delete(odd);
+        string corrupt = Path.Combine(data, "train", ShapesDataset.Classes[1], "zz-corrupt.png");
+        File.WriteAllBytes(corrupt, [0x89, 0x50, 0x4E, 0x47, 1, 2, 3]);
+        var e5 = new StringWriter();
+        Assert.Equal(InvalidInputException.ExitCode, TrainCli.Run(["train", "--config", cfg, "--data", data, "--image-size", "16", "--out", Path.Combine(Dir, "run5"), "--plain"], o2, e5));
+        Assert.Contains(corrupt, e5.ToString());
+        var (o6, e6) = (new StringWriter(), new StringWriter());
+        Assert.True(TrainCli.Run(["train", "--config", cfg, "--data", data, "--image-size", "16", "--skip-bad-images", "--out", Path.Combine(Dir, "run6"), "--plain", "--stop-after-steps", "1"], o6, e6) is 0 or 130, e6.ToString());
+        Assert.Contains("skipped 1 file(s)", o6.ToString());
+
         // IDX data cannot feed a colour model
         string idx = Path.Combine(Dir, "idx");
         Diffusion.Tools.Idx.Write(Path.Combine(idx, "train-images-idx3-ubyte"), [16, 16, 16], new byte[16 * 256]);

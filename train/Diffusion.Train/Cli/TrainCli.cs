@@ -43,6 +43,7 @@ public static class TrainCli
         var outDir = Add(cmd, new Option<string?>("--out") { Description = "Run folder (default runs/<name>)." });
         var data = Add(cmd, new Option<string?>("--data") { Description = "Folder of IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, raw or .gz), or an image folder (<class>/*.png|jpg, optionally under train/): its class folders become the class names." });
         var imageSize = Add(cmd, new Option<int?>("--image-size") { Description = "Image side of the model (an image folder's images of another size are refused unless --resize is given)." });
+        var skipBad = Add(cmd, new Option<bool>("--skip-bad-images") { Description = "Image folder: skip (and count) files that cannot be decoded instead of stopping." });
         var resize = Add(cmd, new Option<string?>("--resize") { Description = "Image folder: images of another size than --image-size are resized with the linear or cubic filter (default refuse)." });
         var channels = Add(cmd, new Option<int?>("--channels") { Description = "Image channels of the model: 1 (greyscale) or 3 (RGB; the default for image folders)." });
         var dataset = Add(cmd, new Option<string?>("--dataset") { Description = "Dataset name written in metadata." });
@@ -94,6 +95,7 @@ public static class TrainCli
                     else if (parse.GetValue(channels) is int ch) c = c with { Model = c.Model with { InChannels = ch } };
                     if (parse.GetValue(imageSize) is int size) c = c with { Model = c.Model with { ImageSize = size } };
                     if (parse.GetValue(resize) is string rs) c = c with { Resize = Imaging.ImageFolderDataset.ParseResize(rs) };
+                    if (parse.GetValue(skipBad)) c = c with { SkipBadImages = true };
                     return c with
                     {
                         Name = parse.GetValue(name) ?? c.Name,

@@ -43,6 +43,9 @@ public sealed record TrainConfig
     /// </summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public Imaging.ResizeMode Resize { get; init; }
+    /// <summary>An image folder's files that cannot be decoded are skipped and counted instead of stopping the run (written only when on).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool SkipBadImages { get; init; }
     /// <summary>Class names, index = label; their count is the model's number of classes.</summary>
     public IReadOnlyList<string> ClassNames { get; init; } = Enumerable.Range(0, 10).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray();
     /// <summary>Model preset (small, medium, large) the <see cref="Model"/> started from; null for a fully explicit model.</summary>

@@ -345,8 +345,10 @@ public sealed class DiffusionTrainer : IDisposable
             return ImageData.Load(config.Data, "train", config.ClassNames.Count, config.MaxTrainImages);
         }
         // decoded once, then read back from the run's cache by resumes and later runs into the same folder
-        var set = Imaging.ImageFolderCache.Load(config.Data, "train", new Imaging.ImageFolderOptions(config.Model.InChannels, config.Model.ImageSize, config.Resize),
+        var set = Imaging.ImageFolderCache.Load(config.Data, "train", new Imaging.ImageFolderOptions(config.Model.InChannels, config.Model.ImageSize, config.Resize, config.SkipBadImages),
             new RunFolder(config.RunDir).DataCache, log);
+        if (set.Skipped.Count > 0)
+            log($"skipped {set.Skipped.Count} file(s) that could not be decoded, e.g. {set.Skipped[0]}");
         if (!set.ClassNames.SequenceEqual(config.ClassNames))
             throw new InvalidInputException($"Data {config.Data}: its class folders are [{string.Join(", ", set.ClassNames)}]; the config's class_names are [{string.Join(", ", config.ClassNames)}] (train passes an image folder's names itself unless the config gives them).");
         return ImageData.FromImageFolder(set, config.MaxTrainImages);
