@@ -48,18 +48,7 @@ public sealed class ImageSet
     }
 
     /// <summary>Converts the images of an IDX dataset at <paramref name="indices"/> (in that order) to model space.</summary>
-    public static ImageSet FromIdx(IdxDataset data, IReadOnlyList<int> indices)
-    {
-        int size = data.Height * data.Width;
-        var px = new float[indices.Count * size];
-        var labels = new int[indices.Count];
-        for (int j = 0; j < indices.Count; j++)
-        {
-            Runtime.Pixels.ToModel(data.Images.Data.AsSpan(indices[j] * size, size), px.AsSpan(j * size, size));
-            labels[j] = data.Labels.Data[indices[j]];
-        }
-        return new ImageSet(px, labels, data.Height, data.Width, data.Images.Path);
-    }
+    public static ImageSet FromIdx(IdxDataset data, IReadOnlyList<int> indices) => From(Imaging.LabelledData.FromIdx(data), indices);
 
     /// <summary>Converts labelled images (0-255, IDX or image folder) to model space.</summary>
     public static ImageSet From(Imaging.LabelledImages data)

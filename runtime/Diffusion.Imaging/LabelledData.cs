@@ -68,8 +68,11 @@ public static class LabelledData
             throw new InvalidInputException($"{idx.Images.Path}: IDX images are greyscale (1 channel); {channels} channels were asked for (use an image folder for colour).");
         if (idx.Height != size || idx.Width != size)
             throw new InvalidInputException($"{idx.Images.Path}: images are {idx.Height}x{idx.Width}; {size}x{size} was asked for (IDX files are not resized).");
-        return Take(new LabelledImages(idx.Images.Data, idx.Labels.Data, 1, idx.Height, idx.Width, null, idx.Images.Path), limit);
+        return Take(FromIdx(idx), limit);
     }
+
+    /// <summary>An IDX dataset as labelled images (greyscale, [N, 1, H, W]; the bytes are shared, not copied).</summary>
+    public static LabelledImages FromIdx(IdxDataset idx) => new(idx.Images.Data, idx.Labels.Data, 1, idx.Height, idx.Width, null, idx.Images.Path);
 
     private static LabelledImages Take(LabelledImages set, int limit)
     {
