@@ -42,6 +42,7 @@ public class CliTests : IDisposable
     [InlineData("quantum", "--device", "quantum")]
     [InlineData("twelve", "--epochs", "twelve")]
     [InlineData("lanczos", "--resize", "lanczos")]
+    [InlineData("min_snr_gamma", "--min-snr-gamma", "-5")]
     public void InvalidOption_ExitsWith2_AndWritesNothing(string expectedInMessage, string option, string value)
     {
         var (code, _, err) = Run("train", "--config", _config, option, value);
@@ -103,6 +104,23 @@ public class CliTests : IDisposable
         var cfg = TrainConfig.Load(WriteConfig("cubic.json", json.ToJsonString()));
         Assert.Equal(Diffusion.Imaging.ResizeMode.Cubic, cfg.Resize);
         Assert.Contains("\"resize\": \"cubic\"", cfg.ToJson());
+        Assert.Equal(cfg.ToJson(), TrainConfig.Parse(cfg.ToJson(), "round trip").ToJson());
+    }
+
+    [Fact]
+    public void MinSnrGamma_is_written_only_when_on_so_existing_configs_stay_byte_identical()
+    {
+        foreach (var file in Directory.GetFiles(Path.Combine(RepoRoot(), "configs"), "*.json").Where(f => !f.EndsWith("experiments.json", StringComparison.Ordinal)))
+        {
+            var cfg0 = TrainConfig.Load(file);
+            if (cfg0.MinSnrGamma == 0) Assert.DoesNotContain("min_snr_gamma", cfg0.ToJson());
+        }
+        var json = JsonNode.Parse(File.ReadAllText(_config))!.AsObject();
+        Assert.DoesNotContain("min_snr_gamma", TrainConfig.Load(_config).ToJson());
+        json["min_snr_gamma"] = 5.0;
+        var cfg = TrainConfig.Load(WriteConfig("minsnr.json", json.ToJsonString()));
+        Assert.Equal(5.0, cfg.MinSnrGamma);
+        Assert.Contains("\"min_snr_gamma\": 5", cfg.ToJson());
         Assert.Equal(cfg.ToJson(), TrainConfig.Parse(cfg.ToJson(), "round trip").ToJson());
     }
 

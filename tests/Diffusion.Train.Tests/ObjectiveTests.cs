@@ -39,6 +39,47 @@ public class ObjectiveTests
         }
     }
 
+    [Theory]
+    // alpha_bar 0.5: SNR 1 (below gamma); alpha_bar 0.9: SNR 9 (above gamma 5)
+    [InlineData(PredictionType.Epsilon, 0.5, 1.0)]
+    [InlineData(PredictionType.V, 0.5, 0.5)]
+    [InlineData(PredictionType.X0, 0.5, 1.0)]
+    [InlineData(PredictionType.Epsilon, 0.9, 5.0 / 9)]
+    [InlineData(PredictionType.V, 0.9, 0.5)]
+    [InlineData(PredictionType.X0, 0.9, 5.0)]
+    public void MinSnrWeight_IsMinSnrGammaOverTheTargetsFactor(PredictionType prediction, double alphaBar, double expected)
+    {
+        Assert.Equal(expected, DiffusionObjective.MinSnrWeight(prediction, alphaBar, 5), 12);
+    }
+
+    [Theory]
+    [InlineData(PredictionType.Epsilon)]
+    [InlineData(PredictionType.V)]
+    public void MinSnrLoss_WeightsEachImagesMse(PredictionType prediction)
+    {
+        var schedule = new NoiseSchedule(NoiseScheduleKind.Cosine, 100);
+        using var weighted = new DiffusionObjective(schedule, prediction, 10, 0.0, CPU, minSnrGamma: 5);
+        using var plain = new DiffusionObjective(schedule, prediction, 10, 0.0, CPU);
+        random.manual_seed(3);
+        int n = 8;
+        using var x0 = rand(n, 3, 4, 4) * 2 - 1;
+        using var y = zeros([n], int64);
+        Tensor? t = null, xt = null;
+        Tensor Model(Tensor x, Tensor tt, Tensor yy) { t = tt.clone(); xt = x.clone(); return x * 0.5; }
+        random.manual_seed(4);
+        double got = weighted.Loss(Model, x0, y).item<float>();
+        // the same draws again: the per-image MSE against the target, weighted by MinSnrWeight(t)
+        random.manual_seed(4);
+        _ = rand(n); _ = randint(0, 100, [n], dtype: int64);
+        using var eps = randn_like(x0);
+        using var target = plain.Target(x0, t!, eps);
+        var perImage = (xt! * 0.5 - target).square().mean([1, 2, 3]).data<float>().ToArray();
+        var ts = t!.data<long>().ToArray();
+        double expected = Enumerable.Range(0, n).Average(i => DiffusionObjective.MinSnrWeight(prediction, schedule.AlphasCumprod[ts[i]], 5) * perImage[i]);
+        Assert.Equal(expected, got, 5e-6 * Math.Max(1, Math.Abs(expected)));
+        Assert.NotEqual(plain.Loss(Model, x0, y).item<float>(), got);
+    }
+
     [Fact]
     public void LabelDropout_ReplacesAboutTheRequestedFractionWithTheNullClass()
     {

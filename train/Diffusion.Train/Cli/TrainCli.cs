@@ -52,6 +52,7 @@ public static class TrainCli
         var timesteps = Add(cmd, new Option<int?>("--timesteps") { Description = "Diffusion steps T." });
         var prediction = Add(cmd, new Option<string?>("--prediction") { Description = "Prediction target: epsilon, x0, v." });
         var epochs = Add(cmd, new Option<int?>("--epochs") { Description = "Epochs." });
+        var minSnr = Add(cmd, new Option<double?>("--min-snr-gamma") { Description = "Min-SNR-gamma loss weighting (0 = uniform; the paper's gamma is 5)." });
         var batch = Add(cmd, new Option<int?>("--batch-size") { Description = "Batch size." });
         var lr = Add(cmd, new Option<double?>("--lr") { Description = "Peak learning rate." });
         var minLr = Add(cmd, new Option<double?>("--min-lr") { Description = "Final learning rate of the cosine decay." });
@@ -105,6 +106,7 @@ public static class TrainCli
                         Schedule = parse.GetValue(schedule) is string s ? NoiseSchedule.ParseKind(s) : c.Schedule,
                         Timesteps = parse.GetValue(timesteps) ?? c.Timesteps,
                         Prediction = parse.GetValue(prediction) is string pr ? Prediction.Parse(pr) : c.Prediction,
+                        MinSnrGamma = parse.GetValue(minSnr) ?? c.MinSnrGamma,
                         Epochs = parse.GetValue(epochs) ?? c.Epochs,
                         BatchSize = parse.GetValue(batch) ?? c.BatchSize,
                         Lr = parse.GetValue(lr) ?? c.Lr,

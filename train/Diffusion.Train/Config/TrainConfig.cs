@@ -64,6 +64,13 @@ public sealed record TrainConfig
     public double CosineS { get; init; } = NoiseSchedule.DefaultCosineS;
     /// <summary>What the network predicts (and the MSE target).</summary>
     public PredictionType Prediction { get; init; } = PredictionType.Epsilon;
+    /// <summary>
+    /// Min-SNR-gamma loss weighting (Hang et al. 2023, eq. 7): each timestep's MSE weighted so that the implied
+    /// x0 loss has weight min(SNR_t, gamma). 0 (the default, not written to the JSON so that earlier configs stay as
+    /// they were) is the plain, uniform MSE; the paper's gamma is 5.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public double MinSnrGamma { get; init; }
     /// <summary>Passes over the training set.</summary>
     public int Epochs { get; init; } = 10;
     /// <summary>Images per optimizer step.</summary>
@@ -222,6 +229,7 @@ public sealed record TrainConfig
         if (Timesteps < 2) throw Bad("timesteps", Timesteps, "T >= 2");
         CreateSchedule();
         if (Epochs < 1) throw Bad("epochs", Epochs, "an integer >= 1");
+        if (!(MinSnrGamma >= 0) || !double.IsFinite(MinSnrGamma)) throw Bad("min_snr_gamma", MinSnrGamma, "a finite number >= 0 (0 = uniform weighting)");
         if (BatchSize < 1) throw Bad("batch_size", BatchSize, "an integer >= 1");
         if (!(Lr > 0) || !double.IsFinite(Lr)) throw Bad("lr", Lr, "a finite number > 0");
         if (!(MinLr >= 0) || MinLr > Lr) throw Bad("min_lr", MinLr, $"0 <= min_lr <= lr ({Lr})");

@@ -220,7 +220,7 @@ public sealed class DiffusionTrainer : IDisposable
             epoch = _resumeFrom.Epoch;
         }
 
-        using var objective = new DiffusionObjective(config.CreateSchedule(), config.Prediction, config.Model.NumClasses, config.LabelDropout, _device);
+        using var objective = new DiffusionObjective(config.CreateSchedule(), config.Prediction, config.Model.NumClasses, config.LabelDropout, _device, config.MinSnrGamma);
         var log = new EpochLog(Folder.Log, _resumeFrom is null ? null : epoch);
         var tb = utils.tensorboard.SummaryWriter(Folder.TensorBoard);
         ui.Line(string.Create(CultureInfo.InvariantCulture,
