@@ -25,15 +25,17 @@ public sealed record ExportOptions
 /// <item><c>unet-guided.onnx</c>: the same plus <c>scale</c> float [batch]; runs the U-Net once on the doubled
 /// batch ([x; x], [t; t], [y; null]) and returns uncond + scale * (cond - uncond) (diffusers convention,
 /// scale 1 = conditional; the "(1 + w) cond - w uncond" convention is scale = 1 + w).</item>
+/// <item><c>unet-student.onnx</c> (a guidance-conditioned student, <see cref="UNetConfig.GuidanceEmbedding"/>): the
+/// guided graph's inputs and output in one pass of the network on the batch, the scale being its fourth input.</item>
 /// </list>
-/// Both carry <see cref="ModelMetadata"/> as metadata_props. The same model and options give byte-identical files.
+/// Each carries <see cref="ModelMetadata"/> as metadata_props. The same model and options give byte-identical files.
 /// </summary>
 public static class UNetExporter
 {
     /// <summary>producer_name of exported models.</summary>
     public const string ProducerName = "Diffusion.Export";
 
-    /// <summary>Builds <c>unet.onnx</c> (<paramref name="kind"/> = Unet) or <c>unet-guided.onnx</c> (Guided).</summary>
+    /// <summary>Builds <c>unet.onnx</c> (<paramref name="kind"/> = Unet), <c>unet-guided.onnx</c> (Guided) or, for a guidance-conditioned student, <c>unet-student.onnx</c> (Student).</summary>
     /// <param name="model">The network (its weights are read, not changed).</param>
     /// <param name="metadata">Metadata; its <see cref="ModelMetadata.Graph"/> is set to <paramref name="kind"/>.</param>
     /// <param name="kind">Which graph.</param>
@@ -46,6 +48,10 @@ public static class UNetExporter
         ExportCommand.CheckOpset(options.Opset);
         var cfg = model.Config;
         CheckMetadata(cfg, metadata);
+        if ((kind == GraphKind.Student) != cfg.GuidanceEmbedding)
+            throw new InvalidInputException(cfg.GuidanceEmbedding
+                ? $"This U-Net is a guidance-conditioned student: its graph is {ModelMetadata.GraphName(GraphKind.Student)}, not {ModelMetadata.GraphName(kind)}."
+                : $"A {ModelMetadata.GraphName(GraphKind.Student)} graph needs a guidance-conditioned U-Net (model.guidance_embedding).");
         metadata = metadata with { Graph = kind };
         var g = new GraphBuilder(options.Opset);
         var ctx = new ExportContext(g, options.Emitters ?? EmitterRegistry.CreateDefault());
@@ -55,6 +61,8 @@ public static class UNetExporter
         GraphValue result;
         if (kind == GraphKind.Unet)
             result = ctx.EmitRoot(model, x, t, y)[0];
+        else if (kind == GraphKind.Student)
+            result = ctx.EmitRoot(model, x, t, y, g.Input(UNetSignature.Scale, DataType.Float, UNetSignature.BatchDim))[0];
         else
         {
             var scale = g.Input(UNetSignature.Scale, DataType.Float, UNetSignature.BatchDim);
@@ -99,9 +107,13 @@ public static class UNetExporter
         string io = $"x float [batch, {cfg.InChannels}, {cfg.ImageSize}, {cfg.ImageSize}] (x_t, pixels in [-1, 1]), t int64 [batch] (0..{m.Timesteps - 1}), "
             + $"y int64 [batch] (0..{cfg.NumClasses - 1}, {cfg.NumClasses} = null class)";
         string pred = Prediction.Name(m.Prediction);
-        return kind == GraphKind.Unet
-            ? $"Class-conditional DDPM U-Net ({m.Dataset}). Inputs: {io}. Output: out float [batch, {cfg.InChannels}, {cfg.ImageSize}, {cfg.ImageSize}], the {pred} prediction."
-            : $"Class-conditional DDPM U-Net with classifier-free guidance ({m.Dataset}). Inputs: {io}, scale float [batch]. "
-              + $"Output: out = uncond + scale * (cond - uncond) of the {pred} prediction (diffusers convention: scale 1 = conditional, 0 = unconditional; scale = 1 + w for (1 + w) cond - w uncond).";
+        return kind switch
+        {
+            GraphKind.Unet => $"Class-conditional DDPM U-Net ({m.Dataset}). Inputs: {io}. Output: out float [batch, {cfg.InChannels}, {cfg.ImageSize}, {cfg.ImageSize}], the {pred} prediction.",
+            GraphKind.Student => $"Guidance-distilled student U-Net ({m.Dataset}). Inputs: {io}, scale float [batch] (diffusers convention). "
+              + $"Output: out float [batch, {cfg.InChannels}, {cfg.ImageSize}, {cfg.ImageSize}], its estimate of the guided {pred} prediction, in one pass.",
+            _ => $"Class-conditional DDPM U-Net with classifier-free guidance ({m.Dataset}). Inputs: {io}, scale float [batch]. "
+              + $"Output: out = uncond + scale * (cond - uncond) of the {pred} prediction (diffusers convention: scale 1 = conditional, 0 = unconditional; scale = 1 + w for (1 + w) cond - w uncond).",
+        };
     }
 }

@@ -11,6 +11,10 @@ public static class ModelFolderLayout
     public const string Unet = "unet.onnx";
     /// <summary>The guided graph (inputs x, t, y, scale): conditional and unconditional rows and the guidance in one call.</summary>
     public const string Guided = "unet-guided.onnx";
+    /// <summary>A guidance-distilled student's graph (inputs x, t, y, scale; one pass per step).</summary>
+    public const string Student = "unet-student.onnx";
+    /// <summary>The int8 form of <see cref="Student"/>.</summary>
+    public const string StudentInt8 = "unet-student-int8.onnx";
     /// <summary>The int8 form of <see cref="Unet"/>.</summary>
     public const string UnetInt8 = "unet-int8.onnx";
     /// <summary>The int8 form of <see cref="Guided"/>.</summary>
@@ -44,8 +48,11 @@ public static class ModelFolderLayout
     {
         (GraphKind.Unet, false) => Unet,
         (GraphKind.Unet, true) => UnetInt8,
-        (_, false) => Guided,
-        _ => GuidedInt8,
+        (GraphKind.Guided, false) => Guided,
+        (GraphKind.Guided, true) => GuidedInt8,
+        (GraphKind.Student, false) => Student,
+        (GraphKind.Student, true) => StudentInt8,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 
     /// <summary>Keys of the graphs' manifest in <see cref="CardJson"/>: <c>onnx.files.&lt;file&gt;.sha256</c> (export writes it, the runtime checks it).</summary>

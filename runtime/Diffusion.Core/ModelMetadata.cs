@@ -10,6 +10,11 @@ public enum GraphKind
     Unet,
     /// <summary><c>unet-guided.onnx</c>: as <see cref="Unet"/> plus scale [batch] float; output uncond + scale * (cond - uncond).</summary>
     Guided,
+    /// <summary>
+    /// <c>unet-student.onnx</c>: a guidance-distilled student (Meng et al. 2023); the guided graph's inputs (x, t, y,
+    /// scale) and output, in one U-Net pass: the scale is an input of the network, not a mix of two outputs.
+    /// </summary>
+    Student,
 }
 
 /// <summary>Numeric form of a graph's convolutions (<see cref="ModelMetadata.Precision"/>).</summary>
@@ -103,6 +108,15 @@ public sealed record ModelMetadata
     public ModelMetadata WithSchedule(ScheduleSpec spec)
         => this with { Schedule = spec.Kind, Timesteps = spec.Timesteps, ScheduleParameters = spec.MetadataParameters };
 
+    /// <summary>The metadata name of a graph kind: unet, unet-guided, unet-student.</summary>
+    public static string GraphName(GraphKind kind) => kind switch
+    {
+        GraphKind.Unet => "unet",
+        GraphKind.Guided => "unet-guided",
+        GraphKind.Student => "unet-student",
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
+    };
+
     /// <summary>Key/value pairs for ONNX metadata_props, sorted by key (deterministic output).</summary>
     public SortedDictionary<string, string> ToProperties()
     {
@@ -110,7 +124,7 @@ public sealed record ModelMetadata
         var props = new SortedDictionary<string, string>(StringComparer.Ordinal)
         {
             [Prefix + "schema_version"] = SchemaVersion.ToString(inv),
-            [Prefix + "graph"] = Graph == GraphKind.Unet ? "unet" : "unet-guided",
+            [Prefix + "graph"] = GraphName(Graph),
             [Prefix + "dataset"] = Dataset,
             [Prefix + "class_names"] = JsonSerializer.Serialize(ClassNames),
             [Prefix + "image_shape"] = $"[{Channels},{Height},{Width}]",
@@ -174,7 +188,8 @@ public sealed record ModelMetadata
         {
             "unet" => GraphKind.Unet,
             "unet-guided" => GraphKind.Guided,
-            var g => throw new InvalidInputException($"{source}: metadata '{Prefix}graph' = '{g}'; expected unet or unet-guided."),
+            "unet-student" => GraphKind.Student,
+            var g => throw new InvalidInputException($"{source}: metadata '{Prefix}graph' = '{g}'; expected unet, unet-guided or unet-student."),
         };
         int[] shape = Parse("image_shape", v => JsonSerializer.Deserialize<int[]>(v) ?? throw new FormatException("null"));
         if (shape.Length != 3 || shape.Any(d => d < 1))

@@ -32,8 +32,8 @@ public static class UNetSignature
     public static IReadOnlyList<string> GuidedInputs { get; } = [X, T, Y, Scale];
 
     /// <summary>The inputs of a graph kind, in order.</summary>
-    public static IReadOnlyList<string> Inputs(GraphKind kind) => kind == GraphKind.Guided ? GuidedInputs : PlainInputs;
+    public static IReadOnlyList<string> Inputs(GraphKind kind) => kind == GraphKind.Unet ? PlainInputs : GuidedInputs;
 
     /// <summary>The ONNX graph's name (<c>graph.name</c>) of a graph kind.</summary>
-    public static string GraphName(GraphKind kind) => kind == GraphKind.Unet ? "unet" : "unet_guided";
+    public static string GraphName(GraphKind kind) => ModelMetadata.GraphName(kind).Replace('-', '_');
 }

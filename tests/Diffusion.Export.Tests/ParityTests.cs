@@ -1,5 +1,6 @@
 using System.Globalization;
 using Diffusion.Runtime;
+using Diffusion.Train.Model;
 using Xunit.Abstractions;
 using static Diffusion.Export.Tests.TestModels;
 
@@ -46,6 +47,62 @@ public class ParityTests(ITestOutputHelper output)
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{preset}: unet.onnx max |onnx - torch| = {worst:E2} (outputs up to {scaleOfOutputs:F2})"));
         Assert.True(scaleOfOutputs > 0.1f, "outputs are near zero: parity would be trivial");
         Assert.True(worst <= Bound, $"{preset}: max abs diff {worst} > {Bound}");
+    }
+
+    [Theory]
+    [InlineData("small")]
+    [InlineData("large")]
+    public void Student_graph_matches_TorchSharp_with_the_scale_as_input(string preset)
+    {
+        var cfg = UNetConfig.Preset(preset) with { GuidanceEmbedding = true };
+        using var model = RandomModel(cfg, seed: 77);
+        var graph = Diffusion.Onnx.OnnxHelper.Serialize(UNetExporter.Build(model, Metadata(cfg), GraphKind.Student));
+        using var ort = new OrtModel(graph, cfg);
+        Assert.Equal(["x", "t", "y", "scale"], ort.Session.InputMetadata.Keys.ToArray());
+        Assert.Equal("unet-student", ort.Session.ModelMetadata.CustomMetadataMap["diffusion.graph"]);
+        float worst = 0, byScale = 0;
+        int seed = 200;
+        float[][] scales = [[0f, 1f, 1.5f, 3f, 7.5f, 0.25f, 2f], [4f, 0f, 1f, 2.5f, 6f, 1f, 5f], [3f], [1f], [8f]];
+        int k = 0;
+        foreach (var (t, y) in Cases(cfg.NumClasses))
+        {
+            var scale = scales[k++];
+            var x = Noise(t.Length * cfg.InChannels * cfg.ImageSize * cfg.ImageSize, ++seed);
+            var want = Torch(model, x, t, y, scale);
+            worst = Math.Max(worst, MaxAbsDiff(want, ort.Run(x, t, y, scale)));
+            byScale = Math.Max(byScale, MaxAbsDiff(want, Torch(model, x, t, y, scale.Select(v => v + 1).ToArray())));
+        }
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{preset}: unet-student.onnx max |onnx - torch| = {worst:E2} (scale + 1 moves outputs by up to {byScale:F3})"));
+        Assert.True(byScale > 0.01f, "the scale does not change the output: the test would not see a wrong guidance embedding");
+        Assert.True(worst <= Bound, $"{preset}: max abs diff {worst} > {Bound}");
+    }
+
+    [Fact]
+    public void Student_and_plain_graphs_are_refused_for_the_other_kind_of_UNet()
+    {
+        var cfg = UNetConfig.Preset("small") with { GuidanceEmbedding = true };
+        using var student = RandomModel(cfg, seed: 78);
+        var e = Assert.Throws<InvalidInputException>(() => UNetExporter.Build(student, Metadata(cfg), GraphKind.Guided));
+        Assert.Contains("guidance-conditioned student", e.Message);
+        e = Assert.Throws<InvalidInputException>(() => UNetExporter.Build(Get("small").Model, Metadata(UNetConfig.Preset("small")), GraphKind.Student));
+        Assert.Contains("guidance_embedding", e.Message);
+        Assert.Throws<InvalidOperationException>(() => Torch(student, new float[784], [0], [0]));
+    }
+
+    [Fact]
+    public void A_new_student_starts_as_its_teacher()
+    {
+        // the guidance embedding's last layer starts at zero: copy a teacher's weights in, and the student's output
+        // is the teacher's conditional output at any scale
+        var teacherCfg = UNetConfig.Preset("small");
+        using var teacher = RandomModel(teacherCfg, seed: 79);
+        using var student = new UNet(teacherCfg with { GuidanceEmbedding = true });
+        using (TorchSharp.torch.no_grad())
+            foreach (var (name, p) in teacher.named_parameters()) student.get_parameter(name)!.copy_(p);
+        student.eval();
+        var x = Noise(3 * 784, 5);
+        long[] t = [10, 500, 990], y = [1, 2, 10];
+        Assert.Equal(0f, MaxAbsDiff(Torch(teacher, x, t, y), Torch(student, x, t, y, [1f, 3f, 7f])));
     }
 
     [Theory]

@@ -76,14 +76,17 @@ public static class TestModels
         return new ExportedModel(preset, model, meta, OnnxHelper.Serialize(unet), OnnxHelper.Serialize(guided));
     }
 
-    /// <summary>TorchSharp forward in eval mode without gradients: x [N, C, H, W], t [N], y [N] to [N, C, H, W] floats.</summary>
-    public static float[] Torch(UNet model, float[] x, long[] t, long[] y)
+    /// <summary>
+    /// TorchSharp forward in eval mode without gradients: x [N, C, H, W], t [N], y [N] (and a student's scale [N]) to
+    /// [N, C, H, W] floats.
+    /// </summary>
+    public static float[] Torch(UNet model, float[] x, long[] t, long[] y, float[]? scale = null)
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         var c = model.Config;
         var xt = torch.tensor(x, [t.Length, c.InChannels, c.ImageSize, c.ImageSize]);
-        return model.forward(xt, torch.tensor(t), torch.tensor(y)).data<float>().ToArray();
+        return model.forward(xt, torch.tensor(t), torch.tensor(y), scale is null ? null : torch.tensor(scale)).data<float>().ToArray();
     }
 
     /// <summary>Standard normal inputs from a seeded generator.</summary>

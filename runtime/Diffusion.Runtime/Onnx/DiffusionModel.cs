@@ -116,7 +116,7 @@ public sealed class DiffusionModel : IDenoiser, IDisposable
         catch { session.Dispose(); throw; }
     }
 
-    private static string Name(GraphKind g) => g == GraphKind.Unet ? "unet" : "unet-guided";
+    private static string Name(GraphKind g) => ModelMetadata.GraphName(g);
 
     private static void TryDelete(string? file)
     {
@@ -210,7 +210,7 @@ public sealed class DiffusionModel : IDenoiser, IDisposable
         CheckTensor(path, "input", UNetSignature.X, have[UNetSignature.X], TensorElementType.Float, image);
         CheckTensor(path, "input", UNetSignature.T, have[UNetSignature.T], TensorElementType.Int64, []);
         CheckTensor(path, "input", UNetSignature.Y, have[UNetSignature.Y], TensorElementType.Int64, []);
-        if (meta.Graph == GraphKind.Guided) CheckTensor(path, "input", UNetSignature.Scale, have[UNetSignature.Scale], TensorElementType.Float, []);
+        if (meta.Graph != GraphKind.Unet) CheckTensor(path, "input", UNetSignature.Scale, have[UNetSignature.Scale], TensorElementType.Float, []);
         if (session.OutputMetadata.Count != 1)
             throw new InvalidInputException($"{path}: {session.OutputMetadata.Count} outputs [{string.Join(", ", session.OutputMetadata.Keys)}]; expected one output [batch, {meta.Channels}, {meta.Height}, {meta.Width}].");
         var (name, node) = session.OutputMetadata.First();

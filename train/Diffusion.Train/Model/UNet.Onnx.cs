@@ -12,13 +12,23 @@ public sealed partial class UNet : IOnnxModule
 {
     /// <summary>
     /// emb = time_embed(sinusoidal(t)) + label_emb(y); conv_in; down levels (pushing skips); mid; up levels (popping
-    /// skips); conv_out(silu(norm_out(h))). Inputs x [N, C, H, W] float, t [N] int64, y [N] int64.
+    /// skips); conv_out(silu(norm_out(h))). Inputs x [N, C, H, W] float, t [N] int64, y [N] int64, and for a
+    /// guidance-conditioned student the scale [N] float (emb += guidance_embed(sinusoidal(100 scale))).
     /// </summary>
     GraphValue[] IOnnxModule.EmitOnnx(EmitScope s, GraphValue[] inputs)
     {
         var g = s.Graph;
         var (x, t, y) = (inputs[0], inputs[1], inputs[2]);
+        if ((inputs.Length == 4) != (guidance_embed is not null))
+            throw new InvalidOperationException($"{s.DisplayPath}: {inputs.Length} inputs for a U-Net {(guidance_embed is null ? "without" : "with")} a guidance input.");
         var emb = g.Add(s.Call1(time_embed, TimestepEmbedding(g, t, Config.BaseChannels)), s.Call1(label_emb, y));
+        if (guidance_embed is not null)
+        {
+            GraphValue w;
+            using (g.PushScope("guidance_embedding"))
+                w = SinusoidalEmbedding(g, g.Mul(inputs[3], g.Scalar(GuidanceEmbedScale)), Config.BaseChannels);
+            emb = g.Add(emb, s.Call1(guidance_embed, w));
+        }
         var h = s.Call1(conv_in, x);
         var skips = new List<GraphValue> { h };                     // forward's hs
         foreach (var level in down) h = s.Enter(level, ls => level.EmitOnnx(ls, h, emb, skips));
@@ -36,8 +46,14 @@ public sealed partial class UNet : IOnnxModule
     public static GraphValue TimestepEmbedding(GraphBuilder g, GraphValue t, int dim)
     {
         using var scope = g.PushScope("time_embedding");
+        return SinusoidalEmbedding(g, g.Cast(t, DataType.Float), dim);
+    }
+
+    /// <summary><see cref="SinusoidalEmbedding(TorchSharp.torch.Tensor, int)"/> in the graph, for float values [N].</summary>
+    public static GraphValue SinusoidalEmbedding(GraphBuilder g, GraphValue values, int dim)
+    {
         var freqs = TimestepFrequencies(dim);
-        var args = g.Mul(g.Unsqueeze(g.Cast(t, DataType.Float), 1), g.Constant(freqs, 1, freqs.Length));
+        var args = g.Mul(g.Unsqueeze(values, 1), g.Constant(freqs, 1, freqs.Length));
         return g.Concat(1, g.Cos(args), g.Sin(args));
     }
 }

@@ -9,6 +9,7 @@ namespace Diffusion.Train.Model;
 /// Class-conditional DDPM U-Net (Ho et al. 2020; Nichol &amp; Dhariwal 2021 "improved" block layout):
 /// sinusoidal time embedding + MLP, a class embedding with a null row for classifier-free guidance,
 /// residual blocks with GroupNorm, SiLU and scale-shift conditioning, optional self-attention, skip connections.
+/// A guidance-conditioned student (<see cref="UNetConfig.GuidanceEmbedding"/>) also embeds the guidance scale.
 /// Submodules are fields named like PyTorch state_dict keys, declared in call order. The ONNX form of every block
 /// is written beside it, in UNet.Onnx.cs, from the same fields (<see cref="Diffusion.Onnx.Torch.IOnnxModule"/>).
 /// </summary>
@@ -16,6 +17,7 @@ public sealed partial class UNet : Module<Tensor, Tensor, Tensor, Tensor>
 {
     private readonly Sequential time_embed;
     private readonly Embedding label_emb;
+    private readonly Sequential? guidance_embed;   // only in a guidance-conditioned student
     private readonly Conv2d conv_in;
     private readonly ModuleList<DownLevel> down;
     private readonly MidBlock mid;
@@ -35,6 +37,8 @@ public sealed partial class UNet : Module<Tensor, Tensor, Tensor, Tensor>
 
         time_embed = Sequential(("0", Linear(ch, emb)), ("1", SiLU()), ("2", Linear(emb, emb)));
         label_emb = Embedding(config.NumClasses + 1, emb);
+        if (config.GuidanceEmbedding)
+            guidance_embed = Sequential(("0", Linear(ch, emb)), ("1", SiLU()), ("2", Linear(emb, emb)));
         conv_in = Conv2d(config.InChannels, ch, 3, padding: 1);
 
         // Down path; remember each skip's channel count for the up path.
@@ -68,7 +72,18 @@ public sealed partial class UNet : Module<Tensor, Tensor, Tensor, Tensor>
         conv_out = Conv2d(cur, config.InChannels, 3, padding: 1);
         RegisterComponents();
         InitializeNorms(this);
+        if (guidance_embed is not null)
+        {
+            // the last layer starts at zero: a student initialised from its teacher starts as the teacher
+            using var _ = no_grad();
+            var last = (Linear)guidance_embed[2];
+            init.zeros_(last.weight);
+            if (last.bias is not null) init.zeros_(last.bias);
+        }
     }
+
+    /// <summary>The guidance scale s enters the sinusoidal embedding as s x this (s in 1..8 spans t's range 0..999).</summary>
+    public const float GuidanceEmbedScale = 100f;
 
     /// <summary>
     /// Sets every GroupNorm's scale to 1 and shift to 0, as PyTorch does. TorchSharp 0.107's GroupNorm allocates its
@@ -89,10 +104,23 @@ public sealed partial class UNet : Module<Tensor, Tensor, Tensor, Tensor>
     /// <param name="t">Timesteps, [N] int64 in 0..T-1.</param>
     /// <param name="y">Labels, [N] int64 in 0..NumClasses (NumClasses = null class).</param>
     /// <returns>Prediction (epsilon, x0 or v), [N, C, H, W].</returns>
-    public override Tensor forward(Tensor x, Tensor t, Tensor y)
+    /// <exception cref="InvalidOperationException">The model is a guidance-conditioned student (it needs the scale).</exception>
+    public override Tensor forward(Tensor x, Tensor t, Tensor y) => forward(x, t, y, null);
+
+    /// <summary>Predicts the model's target; a guidance-conditioned student also takes the guidance scale.</summary>
+    /// <param name="x">Noisy images x_t, [N, C, H, W] float, pixels in [-1, 1] scale.</param>
+    /// <param name="t">Timesteps, [N] int64 in 0..T-1.</param>
+    /// <param name="y">Labels, [N] int64 in 0..NumClasses (NumClasses = null class).</param>
+    /// <param name="scale">Guidance scales (diffusers convention), [N] float; only for a student, null otherwise.</param>
+    /// <returns>Prediction (epsilon, x0 or v), [N, C, H, W].</returns>
+    /// <exception cref="InvalidOperationException">A scale given to a plain model or missing for a student.</exception>
+    public Tensor forward(Tensor x, Tensor t, Tensor y, Tensor? scale)
     {
+        if ((scale is null) == (guidance_embed is not null))
+            throw new InvalidOperationException(guidance_embed is null ? "This U-Net has no guidance input; call it without a scale." : "This U-Net is a guidance-conditioned student; it needs the guidance scale.");
         using var scope = NewDisposeScope();
         var emb = time_embed.forward(TimestepEmbedding(t, Config.BaseChannels)) + label_emb.forward(y);
+        if (guidance_embed is not null) emb = emb + guidance_embed.forward(SinusoidalEmbedding(scale! * GuidanceEmbedScale, Config.BaseChannels));
         var h = conv_in.forward(x);
         var hs = new List<Tensor> { h };
         foreach (var level in down) h = level.forward(h, emb, hs);
@@ -111,8 +139,18 @@ public sealed partial class UNet : Module<Tensor, Tensor, Tensor, Tensor>
     public static Tensor TimestepEmbedding(Tensor t, int dim)
     {
         using var scope = NewDisposeScope();
-        var freqs = exp(arange(0, dim / 2, dtype: float32, device: t.device) * (-Math.Log(10000.0) / (dim / 2)));
-        var args = t.to_type(float32).unsqueeze(1) * freqs.unsqueeze(0);
+        return SinusoidalEmbedding(t.to_type(float32), dim).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The sinusoidal embedding of float values: [cos(v f_i), sin(v f_i)], f_i as in <see cref="TimestepEmbedding(Tensor, int)"/>.</summary>
+    /// <param name="values">[N] float32.</param>
+    /// <param name="dim">Even embedding width.</param>
+    /// <returns>[N, dim] float32.</returns>
+    public static Tensor SinusoidalEmbedding(Tensor values, int dim)
+    {
+        using var scope = NewDisposeScope();
+        var freqs = exp(arange(0, dim / 2, dtype: float32, device: values.device) * (-Math.Log(10000.0) / (dim / 2)));
+        var args = values.unsqueeze(1) * freqs.unsqueeze(0);
         return cat([cos(args), sin(args)], 1).MoveToOuterDisposeScope();
     }
 

@@ -27,6 +27,14 @@ public sealed record UNetConfig
     /// <summary>Real classes; the embedding has one more row, the null class (index = NumClasses).</summary>
     public int NumClasses { get; init; } = 10;
 
+    /// <summary>
+    /// A guidance-conditioned student (Meng et al. 2023, issue 18): the guidance scale s (diffusers convention) is a
+    /// fourth input, embedded like t (sinusoidal of <see cref="UNet.GuidanceEmbedScale"/> x s, then an MLP whose last
+    /// layer starts at zero) and added to the time and class embedding. Written only when on.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool GuidanceEmbedding { get; init; }
+
     /// <summary>Embedding width (4 x base channels).</summary>
     [JsonIgnore] public int EmbedDim => 4 * BaseChannels;
 
