@@ -14,7 +14,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1
 export DOTNET_NOLOGO=1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup deps restore torchsharp data data-shapes build build-cuda train bench-train export int8 generate pack-runtime sample train-classifier export-classifier judges eval gate experiments test bench bench-quick clean
+.PHONY: help setup deps restore torchsharp data data-shapes build build-cuda train distill bench-train export int8 generate pack-runtime sample train-classifier export-classifier judges eval gate experiments test bench bench-quick clean
 
 help: ## list the targets
 	@echo "Diffusion pipeline. First: 'make setup', then 'make train export'; tests: 'make test'."
@@ -48,6 +48,9 @@ build-cuda: ## build runtime, generate, eval/gate, benchmarks and the sample for
 
 train: torchsharp data ## train a model (default config configs/mnist.json); ARGS passes flags
 	$(TS_DOTNET) run --project train/Diffusion.Train.Cli $(RUN_FLAGS) -- train $(ARGS)
+
+distill: torchsharp data ## distil a trained checkpoint into few-step students (guidance stage, then halvings to 1 step) under runs/<name>-distill; ARGS e.g. '--teacher runs/mnist/checkpoints/last.ckpt --teacher-steps 32'
+	$(TS_DOTNET) run --project train/Diffusion.Train.Cli $(RUN_FLAGS) -- distill $(ARGS)
 
 bench-train: torchsharp ## measure training images/s per model preset (ARGS: --presets, --batch-size, --steps, --threads, --out)
 	$(TS_DOTNET) run --project train/Diffusion.Train.Cli $(RUN_FLAGS) -- bench-train $(ARGS)

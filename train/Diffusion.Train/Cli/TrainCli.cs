@@ -10,7 +10,8 @@ using Diffusion.Tools.Cli;
 namespace Diffusion.Train.Cli;
 
 /// <summary>
-/// The trainer's command line: <c>train</c> (config file plus overrides) and <c>bench-train</c> (images/s per preset).
+/// The trainer's command line: <c>train</c> (config file plus overrides), <c>distill</c> (a trained model into few-step
+/// students, <see cref="Distiller"/>) and <c>bench-train</c> (images/s per preset).
 /// Bad input (unknown option values, invalid config, missing data, an existing run) prints one message on stderr and
 /// returns <see cref="InvalidInputException.ExitCode"/> (2) before anything is written.
 /// </summary>
@@ -31,6 +32,7 @@ public static class TrainCli
         stderr ??= Console.Error;
         var root = new RootCommand("Class-conditional DDPM trainer (TorchSharp).");
         root.Subcommands.Add(BuildTrain(stdout, stderr, cancel));
+        root.Subcommands.Add(BuildDistill(stdout, stderr, cancel));
         root.Subcommands.Add(BuildBench(stdout, stderr));
         return CliHost.Run(root, args, stdout, stderr);
     }
@@ -144,6 +146,54 @@ public static class TrainCli
                 using var trainer = DiffusionTrainer.Prepare(cfg, options);
                 var result = trainer.Run(cancel);
                 return result.Completed ? 0 : 130;
+            }
+            catch (InvalidInputException e)
+            {
+                stderr.WriteLine($"error: {e.Message}");
+                return InvalidInputException.ExitCode;
+            }
+        });
+        return cmd;
+    }
+
+    private static Command BuildDistill(TextWriter stdout, TextWriter stderr, CancellationToken cancel)
+    {
+        var d = new DistillOptions();
+        var cmd = new Command("distill", "Distil a trained model into a guidance-conditioned student (one pass per step), then halve its steps (progressive distillation); each stage is a resumable run under --out.");
+        var teacher = Add(cmd, new Option<string>("--teacher") { Description = "The trained model's checkpoint.", DefaultValueFactory = _ => d.Teacher });
+        var outDir = Add(cmd, new Option<string?>("--out") { Description = "Folder of the stages (default runs/<teacher run>-distill)." });
+        var teacherSteps = Add(cmd, new Option<int>("--teacher-steps") { Description = "DDIM steps of the first halving's teacher (a power of two).", DefaultValueFactory = _ => d.TeacherSteps });
+        var downTo = Add(cmd, new Option<int>("--down-to") { Description = "Fewest steps distilled (a power of two).", DefaultValueFactory = _ => d.DownTo });
+        var guidanceEpochs = Add(cmd, new Option<int>("--guidance-epochs") { Description = "Epochs of stage one.", DefaultValueFactory = _ => d.GuidanceEpochs });
+        var halvingEpochs = Add(cmd, new Option<int>("--halving-epochs") { Description = "Epochs of each halving.", DefaultValueFactory = _ => d.HalvingEpochs });
+        var lr = Add(cmd, new Option<double>("--lr") { Description = "Peak learning rate of each stage.", DefaultValueFactory = _ => d.Lr });
+        var batch = Add(cmd, new Option<int?>("--batch-size") { Description = "Batch size (default the teacher's)." });
+        var minScale = Add(cmd, new Option<double>("--min-scale") { Description = "Smallest guidance scale the student learns.", DefaultValueFactory = _ => d.MinScale });
+        var maxScale = Add(cmd, new Option<double>("--max-scale") { Description = "Largest guidance scale the student learns.", DefaultValueFactory = _ => d.MaxScale });
+        var threads = Add(cmd, new Option<int>("--threads") { Description = "CPU threads (0 = all cores).", DefaultValueFactory = _ => 0 });
+        var maxImages = Add(cmd, new Option<int>("--max-train-images") { Description = "Use only the first N training images (0 = all)." });
+        var data = Add(cmd, new Option<string?>("--data") { Description = "Training data (default the teacher's)." });
+        var stopAfter = Add(cmd, new Option<long?>("--stop-after-steps") { Description = "Stop each stage's run after N of its steps (resumable)." });
+        var plain = Add(cmd, new Option<bool>("--plain") { Description = "No live progress bar: one line per epoch." });
+        cmd.SetAction(parse =>
+        {
+            try
+            {
+                var o = new DistillOptions
+                {
+                    Teacher = parse.GetValue(teacher)!, Out = parse.GetValue(outDir), TeacherSteps = parse.GetValue(teacherSteps), DownTo = parse.GetValue(downTo),
+                    GuidanceEpochs = parse.GetValue(guidanceEpochs), HalvingEpochs = parse.GetValue(halvingEpochs), Lr = parse.GetValue(lr), BatchSize = parse.GetValue(batch),
+                    MinScale = parse.GetValue(minScale), MaxScale = parse.GetValue(maxScale), Threads = parse.GetValue(threads), MaxTrainImages = parse.GetValue(maxImages), Data = parse.GetValue(data),
+                };
+                var plan = Distiller.Plan(o);
+                var options = new TrainOptions
+                {
+                    StopAfterSteps = parse.GetValue(stopAfter),
+                    Console = parse.GetValue(plain) ? ConsoleMode.Plain : ConsoleMode.Auto,
+                    Output = ReferenceEquals(stdout, Console.Out) ? null : stdout,
+                };
+                if (options.StopAfterSteps is < 0) throw new InvalidInputException($"--stop-after-steps = {options.StopAfterSteps}; expected >= 0.");
+                return Distiller.Run(plan, options, cancel) ? 0 : 130;
             }
             catch (InvalidInputException e)
             {

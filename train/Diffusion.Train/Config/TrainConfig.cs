@@ -71,6 +71,9 @@ public sealed record TrainConfig
     /// </summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public double MinSnrGamma { get; init; }
+    /// <summary>A distillation run's teacher and objective (issue 18); null (not written) for ordinary training.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public DistillConfig? Distill { get; init; }
     /// <summary>Passes over the training set.</summary>
     public int Epochs { get; init; } = 10;
     /// <summary>Images per optimizer step.</summary>
@@ -135,6 +138,7 @@ public sealed record TrainConfig
         };
         o.Converters.Add(new NameConverter<NoiseScheduleKind>(NoiseSchedule.ParseKind, NoiseSchedule.Name));
         o.Converters.Add(new NameConverter<PredictionType>(Runtime.Prediction.Parse, Runtime.Prediction.Name));
+        o.Converters.Add(new NameConverter<DistillStage>(DistillConfig.ParseStage, DistillConfig.StageName));
         o.Converters.Add(new NameConverter<DeviceKind>(ParseDevice, d => d.ToString().ToLowerInvariant()));
         o.Converters.Add(new NameConverter<Imaging.ResizeMode>(Imaging.ImageFolderDataset.ParseResize, Imaging.ImageFolderDataset.ResizeName));
         o.MakeReadOnly(populateMissingResolver: true);
@@ -245,6 +249,15 @@ public sealed record TrainConfig
         if (SampleSteps < 1 || SampleSteps > Timesteps) throw Bad("sample_steps", SampleSteps, $"1 to T ({Timesteps})");
         if (!(SampleGuidance >= 0) || !double.IsFinite(SampleGuidance)) throw Bad("sample_guidance", SampleGuidance, "a finite number >= 0");
         if (SamplesPerClass < 1 || SamplesPerClass > 64) throw Bad("samples_per_class", SamplesPerClass, "1 to 64");
+        if (Distill is { } d)
+        {
+            if (!Model.GuidanceEmbedding) throw Bad("model.guidance_embedding", false, "true in a distillation run (the student takes the guidance scale)");
+            if (string.IsNullOrWhiteSpace(d.Teacher)) throw Bad("distill.teacher", "(empty)", "the teacher's checkpoint file");
+            if (!(d.MinScale >= 0) || !(d.MaxScale >= d.MinScale) || !double.IsFinite(d.MaxScale)) throw Bad("distill.max_scale", d.MaxScale, $"a finite number >= distill.min_scale ({d.MinScale}) >= 0");
+            if (d.Stage == DistillStage.Halving && (d.StudentSteps < 1 || 2 * d.StudentSteps > Timesteps)) throw Bad("distill.student_steps", d.StudentSteps, $"1 to T / 2 ({Timesteps / 2}) in a halving stage");
+            if (d.Stage == DistillStage.Guidance && d.StudentSteps != 0) throw Bad("distill.student_steps", d.StudentSteps, "0 in the guidance stage (its student is not tied to a step count)");
+        }
+        else if (Model.GuidanceEmbedding) throw Bad("model.guidance_embedding", true, "false outside a distillation run (make distill trains students)");
         return this;
     }
 

@@ -48,4 +48,20 @@ public sealed class ExponentialMovingAverage
         var src = source.state_dict();
         foreach (var (name, t) in target.state_dict()) t.copy_(src[name]);
     }
+
+    /// <summary>
+    /// Copies every tensor of <paramref name="source"/> into the same-named tensor of <paramref name="target"/>, which
+    /// may have more (a student's guidance input keeps its own initialisation).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A source tensor the target lacks.</exception>
+    public static void CopySharedWeights(nn.Module source, nn.Module target)
+    {
+        using var _ = no_grad();
+        var dst = target.state_dict();
+        foreach (var (name, t) in source.state_dict())
+        {
+            if (!dst.TryGetValue(name, out var d)) throw new InvalidOperationException($"The target module has no '{name}'.");
+            d.copy_(t);
+        }
+    }
 }

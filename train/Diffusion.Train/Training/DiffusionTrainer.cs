@@ -63,6 +63,7 @@ public sealed class DiffusionTrainer : IDisposable
     private readonly TrainOptions _options;
     private readonly ImageData _data;
     private readonly Checkpoint? _resumeFrom;
+    private readonly Checkpoint? _teacher;   // a distillation run's teacher (its EMA weights teach)
     private readonly Device _device;
 
     /// <summary>The resolved config of the run.</summary>
@@ -76,9 +77,9 @@ public sealed class DiffusionTrainer : IDisposable
     /// <summary>Path of the latest checkpoint.</summary>
     public string LastCheckpointPath => Folder.LastCheckpoint;
 
-    private DiffusionTrainer(TrainConfig config, TrainOptions options, ImageData data, Checkpoint? resumeFrom, Device device)
+    private DiffusionTrainer(TrainConfig config, TrainOptions options, ImageData data, Checkpoint? resumeFrom, Checkpoint? teacher, Device device)
     {
-        Config = config; _options = options; _data = data; _resumeFrom = resumeFrom; _device = device;
+        Config = config; _options = options; _data = data; _resumeFrom = resumeFrom; _teacher = teacher; _device = device;
     }
 
     /// <summary>
@@ -91,7 +92,7 @@ public sealed class DiffusionTrainer : IDisposable
         options ??= new TrainOptions();
         config.Validate();
         OutputPath.CheckFolder(config.RunDir, "--out");
-        Checkpoint? resume = null;
+        Checkpoint? resume = null, teacher = null;
         try
         {
             string last = new RunFolder(config.RunDir).LastCheckpoint;
@@ -106,6 +107,7 @@ public sealed class DiffusionTrainer : IDisposable
             else if (File.Exists(last) && !options.Force)
                 throw new InvalidInputException($"Run folder {config.RunDir} already holds {last}; pass --resume to continue it or --force to start over.");
 
+            if (config.Distill is { } distill) teacher = LoadTeacher(config, distill);
             var device = TorchSetup.ResolveDevice(config.Device);
             var data = LoadData(config, (options.Output ?? Console.Out).WriteLine);
             if (data.Height != config.Model.ImageSize || data.Width != config.Model.ImageSize)
@@ -122,13 +124,34 @@ public sealed class DiffusionTrainer : IDisposable
                     throw new InvalidInputException($"--resume: {last} is at step {resume.Step}, epoch {resume.Epoch}, which does not fit {bpe} batches per epoch of {config.Data}; the training data changed.");
                 }
             }
-            return new DiffusionTrainer(config, options, data, resume, device);
+            return new DiffusionTrainer(config, options, data, resume, teacher, device);
         }
         catch
         {
             resume?.Dispose();
+            teacher?.Dispose();
             throw;
         }
+    }
+
+    // The teacher of a distillation run must be the model the student distils: the same schedule, target, classes and
+    // network (without the guidance input for the guidance stage, with it for a halving)
+    private static Checkpoint LoadTeacher(TrainConfig config, DistillConfig distill)
+    {
+        var teacher = Checkpoint.Load(distill.Teacher);
+        var t = teacher.Config;
+        bool wantStudent = distill.Stage == DistillStage.Halving;
+        string? problem =
+            t.Model.GuidanceEmbedding != wantStudent ? (wantStudent ? "is not a guidance-conditioned student (a halving's teacher is the previous stage's student)" : "is already a guidance-conditioned student (the guidance stage distils a trained model)")
+            : Json(t.Model with { GuidanceEmbedding = true, Dropout = 0 }) != Json(config.Model with { Dropout = 0 }) ? $"has another network ({t.Architecture()})"
+            : t.ScheduleSpec != config.ScheduleSpec ? "has another noise schedule"
+            : t.Prediction != config.Prediction ? $"predicts {Runtime.Prediction.Name(t.Prediction)}, not {Runtime.Prediction.Name(config.Prediction)}"
+            : !t.ClassNames.SequenceEqual(config.ClassNames) ? "has other classes"
+            : null;
+        if (problem is null) return teacher;
+        static string Json(UNetConfig m) => JsonSerializer.Serialize(m, TrainConfig.JsonOptions);
+        teacher.Dispose();
+        throw new InvalidInputException($"Teacher {distill.Teacher} {problem}; expected the model this run distils.");
     }
 
     /// <summary>A resumed run must train the same model the same way; only epochs and operational settings may change.</summary>
@@ -182,6 +205,8 @@ public sealed class DiffusionTrainer : IDisposable
             random.manual_seed(config.Seed);
             model = new UNet(config.Model);
             ema = new UNet(config.Model);
+            // a student starts from its teacher's EMA weights (its guidance input, new in stage one, starts at zero)
+            if (_teacher is not null) ExponentialMovingAverage.CopySharedWeights(_teacher.Ema, model);
             ExponentialMovingAverage.CopyWeights(model, ema);
         }
         else
@@ -221,6 +246,15 @@ public sealed class DiffusionTrainer : IDisposable
         }
 
         using var objective = new DiffusionObjective(config.CreateSchedule(), config.Prediction, config.Model.NumClasses, config.LabelDropout, _device, config.MinSnrGamma);
+        using var distillation = config.Distill is { } dc ? new GuidanceDistillation(config.CreateSchedule(), config.Prediction, dc.MinScale, dc.MaxScale, _device) : null;
+        var teacher = _teacher?.Ema;
+        teacher?.to(_device).eval();
+        Tensor Loss(Tensor x0, Tensor y) => config.Distill switch
+        {
+            null => objective.Loss(model.forward, x0, y),
+            { Stage: DistillStage.Guidance } => distillation!.GuidanceLoss(model.forward, GuidanceDistillation.Guided(teacher!.forward, config.Model.NumClasses), x0, y),
+            { } d => distillation!.HalvingLoss(model.forward, teacher!.forward, d.StudentSteps, x0, y),
+        };
         var log = new EpochLog(Folder.Log, _resumeFrom is null ? null : epoch);
         var tb = utils.tensorboard.SummaryWriter(Folder.TensorBoard);
         ui.Line(string.Create(CultureInfo.InvariantCulture,
@@ -274,7 +308,7 @@ public sealed class DiffusionTrainer : IDisposable
                     using (var scope = NewDisposeScope())
                     {
                         var (x0, y) = _data.Batch(shuffle.Batch(perm, b), _device);
-                        var lossT = objective.Loss(model.forward, x0, y);
+                        var lossT = Loss(x0, y);
                         (lr, double gradNorm) = optimizer.Step(lossT, step);
                         emaUpdater.Update(step);
                         loss = lossT.item<float>();
@@ -361,7 +395,9 @@ public sealed class DiffusionTrainer : IDisposable
         int k = c.SamplesPerClass, classes = c.Model.NumClasses;
         var labels = Enumerable.Range(0, classes * k).Select(i => i / k).ToArray();
         var sampler = new DdimSampler(c.CreateSchedule(), c.Prediction, eta: 0, spacing: TimestepSpacing.Trailing, clipSample: true);
-        var images = TorchSampling.Sample(ema, sampler, labels, c.SampleSteps, (float)c.SampleGuidance, c.Seed + 7919, _device);
+        // a halving's student samples with the step count it learns
+        int steps = c.Distill is { Stage: DistillStage.Halving } d ? d.StudentSteps : c.SampleSteps;
+        var images = TorchSampling.Sample(ema, sampler, labels, steps, (float)c.SampleGuidance, c.Seed + 7919, _device);
         string path = Folder.SampleGrid(epoch);
         PngGrid.Write(path, images, classes, k, c.Model.ImageSize, c.Model.ImageSize, pad: 2, scale: 2, channels: c.Model.InChannels);
         return path;
@@ -372,5 +408,6 @@ public sealed class DiffusionTrainer : IDisposable
     {
         _data.Dispose();
         _resumeFrom?.Dispose();
+        _teacher?.Dispose();
     }
 }

@@ -28,7 +28,8 @@ public static class TorchSampling
         Guidance.Validate(guidance);
         var c = model.Config;
         int n = labels.Count, per = c.InChannels * c.ImageSize * c.ImageSize, len = n * per;
-        bool guided = guidance != 1f;
+        // a guidance-conditioned student takes the scale as an input: one pass on the batch
+        bool student = c.GuidanceEmbedding, guided = guidance != 1f && !student;
         using var gen = new Generator((ulong)seed);
         float[] NoiseArray() { using var z = randn([n, c.InChannels, c.ImageSize, c.ImageSize], generator: gen); return z.data<float>().ToArray(); }
 
@@ -42,6 +43,7 @@ public static class TorchSampling
         {
             using var _ = no_grad();
             using var y = tensor(yBatch, dtype: int64, device: device);
+            using var scale = student ? full([n], guidance, dtype: float32, device: device) : null;
             sampler.SetTimesteps(steps);
             foreach (int t in sampler.Timesteps)
             {
@@ -49,7 +51,7 @@ public static class TorchSampling
                 var xt = tensor(x, [n, c.InChannels, c.ImageSize, c.ImageSize], device: device);
                 var xIn = guided ? cat([xt, xt], 0) : xt;
                 var tt = full([yBatch.Length], (long)t, dtype: int64, device: device);
-                var result = model.forward(xIn, tt, y).cpu().data<float>().ToArray();
+                var result = model.forward(xIn, tt, y, scale).cpu().data<float>().ToArray();
                 if (guided) Guidance.Combine(result.AsSpan(0, len), result.AsSpan(len, len), guidance, output);
                 else result.CopyTo(output, 0);
                 if (sampler.UsesNoise) noise = NoiseArray();
