@@ -55,6 +55,9 @@ public static class ModelFolderLayout
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 
+    /// <summary>Key of <see cref="CardJson"/> holding the resolved training config the graphs were exported from (JSON, snake_case).</summary>
+    public const string CardConfigKey = "config";
+
     /// <summary>Keys of the graphs' manifest in <see cref="CardJson"/>: <c>onnx.files.&lt;file&gt;.sha256</c> (export writes it, the runtime checks it).</summary>
     public const string CardOnnxKey = "onnx", CardFilesKey = "files", CardSha256Key = "sha256";
 

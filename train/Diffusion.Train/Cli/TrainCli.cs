@@ -160,7 +160,7 @@ public static class TrainCli
     {
         var d = new DistillOptions();
         var cmd = new Command("distill", "Distil a trained model into a guidance-conditioned student (one pass per step), then halve its steps (progressive distillation); each stage is a resumable run under --out.");
-        var teacher = Add(cmd, new Option<string>("--teacher") { Description = "The trained model's checkpoint.", DefaultValueFactory = _ => d.Teacher });
+        var teacher = Add(cmd, new Option<string>("--teacher") { Description = "The trained model: a checkpoint or an exported model folder (models/mnist).", DefaultValueFactory = _ => d.Teacher });
         var outDir = Add(cmd, new Option<string?>("--out") { Description = "Folder of the stages (default runs/<teacher run>-distill)." });
         var teacherSteps = Add(cmd, new Option<int>("--teacher-steps") { Description = "DDIM steps of the first halving's teacher (a power of two).", DefaultValueFactory = _ => d.TeacherSteps });
         var downTo = Add(cmd, new Option<int>("--down-to") { Description = "Fewest steps distilled (a power of two).", DefaultValueFactory = _ => d.DownTo });

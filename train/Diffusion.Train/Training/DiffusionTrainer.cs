@@ -63,7 +63,7 @@ public sealed class DiffusionTrainer : IDisposable
     private readonly TrainOptions _options;
     private readonly ImageData _data;
     private readonly Checkpoint? _resumeFrom;
-    private readonly Checkpoint? _teacher;   // a distillation run's teacher (its EMA weights teach)
+    private readonly TeacherModel? _teacher;   // a distillation run's teacher (a checkpoint's EMA weights or a model folder)
     private readonly Device _device;
 
     /// <summary>The resolved config of the run.</summary>
@@ -77,7 +77,7 @@ public sealed class DiffusionTrainer : IDisposable
     /// <summary>Path of the latest checkpoint.</summary>
     public string LastCheckpointPath => Folder.LastCheckpoint;
 
-    private DiffusionTrainer(TrainConfig config, TrainOptions options, ImageData data, Checkpoint? resumeFrom, Checkpoint? teacher, Device device)
+    private DiffusionTrainer(TrainConfig config, TrainOptions options, ImageData data, Checkpoint? resumeFrom, TeacherModel? teacher, Device device)
     {
         Config = config; _options = options; _data = data; _resumeFrom = resumeFrom; _teacher = teacher; _device = device;
     }
@@ -92,7 +92,8 @@ public sealed class DiffusionTrainer : IDisposable
         options ??= new TrainOptions();
         config.Validate();
         OutputPath.CheckFolder(config.RunDir, "--out");
-        Checkpoint? resume = null, teacher = null;
+        Checkpoint? resume = null;
+        TeacherModel? teacher = null;
         try
         {
             string last = new RunFolder(config.RunDir).LastCheckpoint;
@@ -136,9 +137,9 @@ public sealed class DiffusionTrainer : IDisposable
 
     // The teacher of a distillation run must be the model the student distils: the same schedule, target, classes and
     // network (without the guidance input for the guidance stage, with it for a halving)
-    private static Checkpoint LoadTeacher(TrainConfig config, DistillConfig distill)
+    private static TeacherModel LoadTeacher(TrainConfig config, DistillConfig distill)
     {
-        var teacher = Checkpoint.Load(distill.Teacher);
+        var teacher = TeacherModel.Load(distill.Teacher);
         var t = teacher.Config;
         bool wantStudent = distill.Stage == DistillStage.Halving;
         string? problem =
@@ -206,7 +207,7 @@ public sealed class DiffusionTrainer : IDisposable
             model = new UNet(config.Model);
             ema = new UNet(config.Model);
             // a student starts from its teacher's EMA weights (its guidance input, new in stage one, starts at zero)
-            if (_teacher is not null) ExponentialMovingAverage.CopySharedWeights(_teacher.Ema, model);
+            if (_teacher is not null) ExponentialMovingAverage.CopySharedWeights(_teacher.Network, model);
             ExponentialMovingAverage.CopyWeights(model, ema);
         }
         else
@@ -247,7 +248,7 @@ public sealed class DiffusionTrainer : IDisposable
 
         using var objective = new DiffusionObjective(config.CreateSchedule(), config.Prediction, config.Model.NumClasses, config.LabelDropout, _device, config.MinSnrGamma);
         using var distillation = config.Distill is { } dc ? new GuidanceDistillation(config.CreateSchedule(), config.Prediction, dc.MinScale, dc.MaxScale, _device) : null;
-        var teacher = _teacher?.Ema;
+        var teacher = _teacher?.Network;
         teacher?.to(_device).eval();
         Tensor Loss(Tensor x0, Tensor y) => config.Distill switch
         {

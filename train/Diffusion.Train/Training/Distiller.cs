@@ -9,7 +9,7 @@ namespace Diffusion.Train.Training;
 /// <summary>Settings of a whole distillation (<c>make distill</c>): the stages' shared hyperparameters.</summary>
 public sealed record DistillOptions
 {
-    /// <summary>The trained model's checkpoint (its EMA weights teach stage one).</summary>
+    /// <summary>The trained model: a checkpoint (its EMA weights teach stage one) or an exported model folder such as models/mnist.</summary>
     public string Teacher { get; init; } = "runs/mnist/checkpoints/last.ckpt";
     /// <summary>Folder of the stages (default <c>runs/&lt;teacher run&gt;-distill</c>).</summary>
     public string? Out { get; init; }
@@ -62,15 +62,17 @@ public static class Distiller
         if (o.GuidanceEpochs < 1) throw new InvalidInputException($"--guidance-epochs {o.GuidanceEpochs}; expected >= 1.");
         if (o.HalvingEpochs < 1) throw new InvalidInputException($"--halving-epochs {o.HalvingEpochs}; expected >= 1.");
         TrainConfig teacher;
-        using (var ck = Checkpoint.Load(o.Teacher)) teacher = ck.Config;
+        using (var t = TeacherModel.Load(o.Teacher)) teacher = t.Config;
         if (teacher.Model.GuidanceEmbedding)
             throw new InvalidInputException($"Teacher {o.Teacher} is already a distilled student; expected a trained model's checkpoint.");
         string root = o.Out ?? RunFolder.Named(teacher.Name + "-distill").Dir;
+        // the teacher's data folder, unless given; a release model's card names the folder it was trained from
+        string data = o.Data ?? teacher.Data;
         TrainConfig Stage(string name, DistillConfig distill, int epochs) => (teacher with
         {
             Name = $"{teacher.Name}-distill-{name}",
             OutDir = Path.Combine(root, name),
-            Data = o.Data ?? teacher.Data,
+            Data = data,
             Model = teacher.Model with { GuidanceEmbedding = true, Dropout = 0 },
             Distill = distill,
             Epochs = epochs,

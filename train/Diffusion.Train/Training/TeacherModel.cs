@@ -1,0 +1,71 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Diffusion.Onnx;
+using Diffusion.Onnx.Torch;
+using Diffusion.Runtime;
+using Diffusion.Train.Checkpoints;
+using Diffusion.Train.Config;
+using Diffusion.Train.Model;
+
+namespace Diffusion.Train.Training;
+
+/// <summary>
+/// The teacher of a distillation: a checkpoint's EMA weights, or an exported model folder (its float32
+/// <c>unet.onnx</c> and the training config in its card: the release models ship without checkpoints).
+/// </summary>
+public sealed class TeacherModel : IDisposable
+{
+    private readonly Checkpoint? _checkpoint;
+
+    private TeacherModel(TrainConfig config, UNet network, Checkpoint? checkpoint)
+    {
+        Config = config; Network = network; _checkpoint = checkpoint;
+    }
+
+    /// <summary>The teacher's training config.</summary>
+    public TrainConfig Config { get; }
+    /// <summary>The teaching weights (a checkpoint's EMA), in eval mode.</summary>
+    public UNet Network { get; }
+
+    /// <summary>Loads a checkpoint file or a model folder.</summary>
+    /// <exception cref="InvalidInputException">Missing, corrupt or not a U-Net the config describes; the message names the file.</exception>
+    public static TeacherModel Load(string path)
+    {
+        if (!Directory.Exists(path))
+        {
+            var ck = Checkpoint.Load(path);
+            ck.Ema.eval();
+            return new TeacherModel(ck.Config, ck.Ema, ck);
+        }
+        string card = Path.Combine(path, ModelFolderLayout.CardJson), graph = Path.Combine(path, ModelFolderLayout.Unet);
+        if (!File.Exists(card) || !File.Exists(graph))
+            throw new InvalidInputException($"Teacher {path} is a folder without {ModelFolderLayout.CardJson} and {ModelFolderLayout.Unet}; expected a checkpoint file or an exported model folder.");
+        TrainConfig config;
+        try
+        {
+            var node = JsonNode.Parse(File.ReadAllText(card))?[ModelFolderLayout.CardConfigKey]
+                ?? throw new InvalidInputException($"{card}: no '{ModelFolderLayout.CardConfigKey}'; expected a card written by export from a checkpoint.");
+            config = TrainConfig.Parse(node.ToJsonString(), card).Validate();
+        }
+        catch (JsonException e) { throw new InvalidInputException($"{card}: not JSON ({e.Message}).", e); }
+        var network = new UNet(config.Model);
+        try
+        {
+            TorchTensors.LoadWeights(network, OnnxHelper.Load(graph), graph);
+        }
+        catch (OnnxFormatException e)
+        {
+            network.Dispose();
+            throw new InvalidInputException(e.Message, e);
+        }
+        network.eval();
+        return new TeacherModel(config, network, null);
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        if (_checkpoint is not null) _checkpoint.Dispose();
+        else Network.Dispose();
+    }
+}
