@@ -46,6 +46,12 @@ public static class ExportCommand
         using var ck = Checkpoint.Load(checkpointPath);
         outDir ??= DefaultFolder(ck);
         OutputPath.CheckFolder(outDir, "--out");
+        if (ck.Config.Model.GuidanceEmbedding)
+        {
+            string file = ExportStudent(ck, outDir, opset);
+            stdout.WriteLine($"wrote {file} ({ck.Config.Distill!.StudentSteps}-step student, scales {ck.Config.Distill.MinScale.ToString(CultureInfo.InvariantCulture)} to {ck.Config.Distill.MaxScale.ToString(CultureInfo.InvariantCulture)}; float32 only: int8 students are not written yet)");
+            return;
+        }
         Int8Calibration? calibration = null;
         if (int8)
         {
@@ -129,6 +135,45 @@ public static class ExportCommand
     }
 
     private static string DefaultFolder(Checkpoint ck) => Path.Combine("models", ck.Config.Name);
+
+    /// <summary>
+    /// Writes a halving stage's student (issue 18) as <c>unet-student-N.onnx</c> into <paramref name="outDir"/>, beside the
+    /// teacher's graphs (which stay): its metadata names its step count, timesteps, sampler, scale range and the model it
+    /// was distilled from, which must be the model whose graphs the folder holds. Returns the file written.
+    /// </summary>
+    /// <exception cref="InvalidInputException">A guidance-stage checkpoint (no step count), or a folder of another model.</exception>
+    public static string ExportStudent(Checkpoint ck, string outDir, int opset = OnnxOpset.Default)
+    {
+        var d = ck.Config.Distill ?? throw new InvalidInputException($"{ck.Path}: a student without a distill section; expected a make distill checkpoint.");
+        if (d.Stage != Train.Config.DistillStage.Halving)
+            throw new InvalidInputException($"{ck.Path} is the guidance stage's student, which is not tied to a step count; export a halving stage's checkpoint (<distill folder>/steps-N/checkpoints/last.ckpt).");
+        CheckTeacherFolder(outDir, d.OriginSha256, ck.Path);
+        var schedule = ck.Config.ScheduleSpec;
+        var meta = ck.ToMetadata(GraphKind.Student) with
+        {
+            Student = new StudentInfo(d.StudentSteps, Runtime.Samplers.TimestepSchedule.Create(schedule.Timesteps, d.StudentSteps, Runtime.Samplers.TimestepSpacing.Trailing),
+                d.MinScale, d.MaxScale, d.OriginSha256),
+        };
+        ck.Ema.eval();
+        var graph = UNetExporter.Build(ck.Ema, meta, GraphKind.Student, new ExportOptions { Opset = opset });
+        string name = ModelFolderLayout.StudentFile(d.StudentSteps, int8: false);
+        using var folderLock = FolderLock.AcquireBeside(outDir, "Model folder");
+        using var staged = StagedFolder.Begin(outDir, [name, ModelFolderLayout.StudentFile(d.StudentSteps, int8: true)]);
+        AtomicFile.WriteAllBytes(Path.Combine(staged.Path, name), OnnxHelper.Serialize(graph));
+        staged.Commit();
+        return Path.Combine(outDir, name);
+    }
+
+    // A student goes beside the graphs of the model it was distilled from (or into a folder without graphs)
+    private static void CheckTeacherFolder(string outDir, string origin, string student)
+    {
+        string unet = Path.Combine(outDir, ModelFolderLayout.Unet);
+        if (!File.Exists(unet)) return;
+        var meta = ModelMetadata.FromProperties(OnnxHelper.Metadata(LoadOnnx(unet)), unet);
+        string sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(unet)));
+        if (origin.Length == 0 || (!string.Equals(origin, meta.CheckpointSha256, StringComparison.OrdinalIgnoreCase) && !string.Equals(origin, sha, StringComparison.OrdinalIgnoreCase)))
+            throw new InvalidInputException($"{student} was distilled from another model (origin sha256 {(origin.Length == 0 ? "unknown" : origin[..16] + "...")}) than the graphs in {outDir} ({ModelFolderLayout.Unet} sha256 {sha[..16]}..., checkpoint {(meta.CheckpointSha256.Length == 0 ? "not recorded" : meta.CheckpointSha256[..16] + "...")}); export it into its teacher's folder or an empty one.");
+    }
 
     // The whole folder is built in a staging sibling and swapped in (StagedFolder): a failure at any point, or a kill,
     // leaves the previous export exactly as it was, and no reader ever sees graphs of two exports side by side. Files

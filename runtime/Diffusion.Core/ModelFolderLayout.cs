@@ -11,10 +11,6 @@ public static class ModelFolderLayout
     public const string Unet = "unet.onnx";
     /// <summary>The guided graph (inputs x, t, y, scale): conditional and unconditional rows and the guidance in one call.</summary>
     public const string Guided = "unet-guided.onnx";
-    /// <summary>A guidance-distilled student's graph (inputs x, t, y, scale; one pass per step).</summary>
-    public const string Student = "unet-student.onnx";
-    /// <summary>The int8 form of <see cref="Student"/>.</summary>
-    public const string StudentInt8 = "unet-student-int8.onnx";
     /// <summary>The int8 form of <see cref="Unet"/>.</summary>
     public const string UnetInt8 = "unet-int8.onnx";
     /// <summary>The int8 form of <see cref="Guided"/>.</summary>
@@ -50,13 +46,37 @@ public static class ModelFolderLayout
         (GraphKind.Unet, true) => UnetInt8,
         (GraphKind.Guided, false) => Guided,
         (GraphKind.Guided, true) => GuidedInt8,
-        (GraphKind.Student, false) => Student,
-        (GraphKind.Student, true) => StudentInt8,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 
     /// <summary>Key of <see cref="CardJson"/> holding the resolved training config the graphs were exported from (JSON, snake_case).</summary>
     public const string CardConfigKey = "config";
+
+    /// <summary>
+    /// The graph of the guidance-distilled student of <paramref name="steps"/> steps (inputs x, t, y, scale; one pass
+    /// per step): <c>unet-student-N.onnx</c>, or <c>unet-student-N-int8.onnx</c>. A folder may hold several (make distill
+    /// makes one per step count); <c>export</c> adds them beside the teacher's graphs.
+    /// </summary>
+    public static string StudentFile(int steps, bool int8) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{StudentPrefix}{steps}{(int8 ? "-int8" : "")}.onnx");
+
+    /// <summary>The step counts of the student graphs in <paramref name="folder"/> at a precision, ascending.</summary>
+    public static IReadOnlyList<int> StudentSteps(string folder, bool int8)
+    {
+        if (!Directory.Exists(folder)) return [];
+        var steps = new List<int>();
+        foreach (var f in Directory.EnumerateFiles(folder, StudentPrefix + "*.onnx"))
+        {
+            string core = Path.GetFileName(f)[StudentPrefix.Length..^".onnx".Length];
+            if (int8 != core.EndsWith("-int8", StringComparison.Ordinal)) continue;
+            if (int8) core = core[..^"-int8".Length];
+            if (int.TryParse(core, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) && n > 0 && StudentFile(n, int8) == Path.GetFileName(f))
+                steps.Add(n);
+        }
+        steps.Sort();
+        return steps;
+    }
+
+    private const string StudentPrefix = "unet-student-";
 
     /// <summary>Keys of the graphs' manifest in <see cref="CardJson"/>: <c>onnx.files.&lt;file&gt;.sha256</c> (export writes it, the runtime checks it).</summary>
     public const string CardOnnxKey = "onnx", CardFilesKey = "files", CardSha256Key = "sha256";

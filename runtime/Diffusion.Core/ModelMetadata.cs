@@ -30,6 +30,22 @@ public enum GraphPrecision
 }
 
 /// <summary>
+/// What a guidance-distilled student graph (<see cref="GraphKind.Student"/>) was trained for (issue 18): the one step
+/// count and timesteps it samples with (the runtime's DDIM at eta 0 on the trailing grid, its only sampler), the
+/// guidance scales it learned, and which model it was distilled from.
+/// </summary>
+/// <param name="Steps">Sampling steps N.</param>
+/// <param name="Timesteps">Its N timesteps, descending (<see cref="Samplers.TimestepSchedule"/>, trailing).</param>
+/// <param name="MinScale">Smallest guidance scale learned (diffusers convention).</param>
+/// <param name="MaxScale">Largest guidance scale learned.</param>
+/// <param name="DistilledFrom">SHA-256 of the teacher it descends from: its checkpoint file, or the float32 unet.onnx of a model folder.</param>
+public sealed record StudentInfo(int Steps, IReadOnlyList<int> Timesteps, double MinScale, double MaxScale, string DistilledFrom)
+{
+    /// <summary>The one sampler a student runs with (metadata value).</summary>
+    public const string Sampler = "ddim";
+}
+
+/// <summary>
 /// The metadata every exported model carries in its ONNX <c>metadata_props</c>, so that a file describes itself:
 /// the runtime rebuilds the noise schedule, the prediction type and the label convention from it alone.
 /// Writer (export/) and reader (runtime/) share this one definition. Keys are prefixed <c>diffusion.</c>.
@@ -94,6 +110,8 @@ public sealed record ModelMetadata
     public string CheckpointSha256 { get; init; } = "";
     /// <summary>Optimizer steps of that checkpoint; null when <see cref="CheckpointSha256"/> is "".</summary>
     public long? CheckpointStep { get; init; }
+    /// <summary>A student graph's step count, timesteps, scale range and teacher; null for every other graph.</summary>
+    public StudentInfo? Student { get; init; }
 
     /// <summary>"float32" or "int8": the metadata value of <paramref name="precision"/>, also used by reports.</summary>
     public static string PrecisionName(GraphPrecision precision) => precision == GraphPrecision.Int8 ? "int8" : "float32";
@@ -146,6 +164,14 @@ public sealed record ModelMetadata
             // absent for graphs not exported from a checkpoint, so their bytes do not change
             props[Prefix + "checkpoint_sha256"] = CheckpointSha256;
             if (CheckpointStep is long step) props[Prefix + "checkpoint_step"] = step.ToString(inv);
+        }
+        if (Student is { } st)
+        {
+            props[Prefix + "student_steps"] = st.Steps.ToString(inv);
+            props[Prefix + "student_timesteps"] = JsonSerializer.Serialize(st.Timesteps);
+            props[Prefix + "student_sampler"] = StudentInfo.Sampler;
+            props[Prefix + "student_scale_range"] = JsonSerializer.Serialize(new[] { st.MinScale, st.MaxScale });
+            props[Prefix + "distilled_from"] = st.DistilledFrom;
         }
         if (Precision == GraphPrecision.Int8)
         {
@@ -234,6 +260,21 @@ public sealed record ModelMetadata
             CheckpointSha256 = props.TryGetValue(Prefix + "checkpoint_sha256", out var c) ? c : "",
             CheckpointStep = props.TryGetValue(Prefix + "checkpoint_step", out var cs) ? ParseStep(cs) : null,
         };
+        if (graph == GraphKind.Student)
+        {
+            string sampler = Req("student_sampler");
+            if (sampler != StudentInfo.Sampler)
+                throw new InvalidInputException($"{source}: metadata '{Prefix}student_sampler' = '{sampler}'; expected '{StudentInfo.Sampler}'.");
+            int steps = Int("student_steps", 1);
+            var ts = Parse("student_timesteps", v => JsonSerializer.Deserialize<int[]>(v) ?? throw new FormatException("null"));
+            var expected = Samplers.TimestepSchedule.Create(meta.Timesteps, Math.Min(steps, meta.Timesteps), Samplers.TimestepSpacing.Trailing);
+            if (!ts.SequenceEqual(expected))
+                throw new InvalidInputException($"{source}: metadata '{Prefix}student_timesteps' = {Req("student_timesteps")}; expected the {steps}-step trailing grid [{string.Join(",", expected)}].");
+            var scales = Parse("student_scale_range", v => JsonSerializer.Deserialize<double[]>(v) ?? throw new FormatException("null"));
+            if (scales.Length != 2 || !(scales[0] >= 0) || !(scales[1] >= scales[0]))
+                throw new InvalidInputException($"{source}: metadata '{Prefix}student_scale_range' = {Req("student_scale_range")}; expected [min, max] with 0 <= min <= max.");
+            meta = meta with { Student = new StudentInfo(steps, ts, scales[0], scales[1], Req("distilled_from")) };
+        }
         if (meta.CheckpointSha256.Length > 0 && (meta.CheckpointSha256.Length != 64 || !meta.CheckpointSha256.All(char.IsAsciiHexDigit)))
             throw new InvalidInputException($"{source}: metadata '{Prefix}checkpoint_sha256' = '{meta.CheckpointSha256}'; expected 64 hex digits.");
         meta.CreateSchedule(); // validates the schedule parameters

@@ -6,7 +6,9 @@ namespace Diffusion.Runtime.Generation;
 
 /// <summary>
 /// Class-conditional generation with classifier-free guidance from a plain graph (<c>unet.onnx</c>, used at
-/// scale 1) and a guided graph (<c>unet-guided.onnx</c>, used at any other scale, one model call per step).
+/// scale 1) and a guided graph (<c>unet-guided.onnx</c>, used at any other scale, one model call per step), and the
+/// folder's distilled students (<c>unet-student-N.onnx</c>, issue 18), each serving its own step count N with one
+/// pass per step (<see cref="GenerationRequest.Student"/>).
 /// One pipeline serves concurrent <see cref="Generate"/> calls: each call has its own buffers and sampler.
 /// </summary>
 public sealed class DiffusionPipeline : IDisposable
@@ -19,17 +21,38 @@ public sealed class DiffusionPipeline : IDisposable
     /// <param name="ownsDenoisers">Dispose the denoisers (when IDisposable) with the pipeline.</param>
     /// <exception cref="InvalidInputException">Neither given, wrong kinds, or metadata that disagree.</exception>
     public DiffusionPipeline(IDenoiser? unet, IDenoiser? guided, bool ownsDenoisers = false)
-        : this(unet, guided, ownsDenoisers, ModelFolderLayout.Unet, ModelFolderLayout.Guided) { }
+        : this(unet, guided, ownsDenoisers, ModelFolderLayout.Unet, ModelFolderLayout.Guided, []) { }
 
-    private DiffusionPipeline(IDenoiser? unet, IDenoiser? guided, bool ownsDenoisers, string unetName, string guidedName)
+    /// <summary>Builds a pipeline over the teacher's denoisers and distilled students (their metadata name their step counts).</summary>
+    /// <param name="unet">The plain graph, or null.</param>
+    /// <param name="guided">The guided graph, or null.</param>
+    /// <param name="students">Student graphs (<see cref="GraphKind.Student"/>), one per step count.</param>
+    /// <param name="ownsDenoisers">Dispose the denoisers with the pipeline.</param>
+    /// <exception cref="InvalidInputException">As the other constructor, or a student that is not one, of another model, or a step count twice.</exception>
+    public DiffusionPipeline(IDenoiser? unet, IDenoiser? guided, IEnumerable<IDenoiser> students, bool ownsDenoisers = false)
+        : this(unet, guided, ownsDenoisers, ModelFolderLayout.Unet, ModelFolderLayout.Guided, students.Select(s => (s, StudentName(s))).ToList()) { }
+
+    private static string StudentName(IDenoiser s) => s is DiffusionModel m ? Path.GetFileName(m.Path) : ModelFolderLayout.StudentFile(s.Metadata.Student?.Steps ?? 0, s.Metadata.Precision == GraphPrecision.Int8);
+
+    private DiffusionPipeline(IDenoiser? unet, IDenoiser? guided, bool ownsDenoisers, string unetName, string guidedName, IReadOnlyList<(IDenoiser Denoiser, string Name)> students)
     {
         if (unet is null && guided is null) throw new InvalidInputException($"A diffusion pipeline needs {ModelFolderLayout.Unet}, {ModelFolderLayout.Guided} or both.");
         if (unet is { IsGuided: true }) throw new InvalidInputException($"The plain denoiser given for {ModelFolderLayout.Unet} is a guided graph.");
         if (guided is { IsGuided: false }) throw new InvalidInputException($"The denoiser given for {ModelFolderLayout.Guided} is not a guided graph (no scale input).");
+        if (guided?.Metadata.Graph == GraphKind.Student) throw new InvalidInputException($"The denoiser given for {ModelFolderLayout.Guided} is a distilled student; pass it among the students.");
         if (unet is not null && guided is not null) CheckSameModel(unet.Metadata, guided.Metadata, unetName, guidedName);
         Unet = unet; Guided = guided; _owns = ownsDenoisers;
         Metadata = (unet ?? guided)!.Metadata;
         Schedule = Metadata.CreateSchedule();
+        var bySteps = new SortedDictionary<int, IDenoiser>();
+        foreach (var (s, name) in students)
+        {
+            if (s.Metadata.Student is not { } info || s.Metadata.Graph != GraphKind.Student || !s.IsGuided)
+                throw new InvalidInputException($"{name} is not a distilled student graph (metadata graph '{ModelMetadata.GraphName(s.Metadata.Graph)}').");
+            CheckSameModel(Metadata, s.Metadata, unetName, name, student: true);
+            if (!bySteps.TryAdd(info.Steps, s)) throw new InvalidInputException($"{name}: a second student for {info.Steps} steps.");
+        }
+        Students = bySteps;
     }
 
     /// <summary>
@@ -47,11 +70,17 @@ public sealed class DiffusionPipeline : IDisposable
         if (File.Exists(path))
         {
             var m = DiffusionModel.Load(path, options);
+            if (m.Graph == GraphKind.Student)
+            {
+                m.Dispose();
+                throw new InvalidInputException($"{path} is a distilled student; load its model folder (the student samples beside its teacher's graphs).");
+            }
             try { return m.IsGuided ? new DiffusionPipeline(null, m, true) : new DiffusionPipeline(m, null, true); }
             catch { m.Dispose(); throw; }
         }
         var (u, g, precision) = SelectFiles(path, options);
         DiffusionModel? unet = null, guided = null;
+        var students = new List<DiffusionModel>();
         try
         {
             if (u is not null) unet = DiffusionModel.Load(u, options, GraphKind.Unet);
@@ -67,9 +96,10 @@ public sealed class DiffusionPipeline : IDisposable
             }
             if (unet?.Metadata.CheckpointSha256.Length == 0 || guided?.Metadata.CheckpointSha256.Length == 0)
                 CheckAgainstCard(path, Sha);
-            return new DiffusionPipeline(unet, guided, true, u ?? ModelFolderLayout.Unet, g ?? ModelFolderLayout.Guided);
+            LoadStudents(path, options, precision, unet ?? guided!, Sha, students);
+            return new DiffusionPipeline(unet, guided, true, u ?? ModelFolderLayout.Unet, g ?? ModelFolderLayout.Guided, students.Select(s => ((IDenoiser)s, Path.GetFileName(s.Path))).ToList());
         }
-        catch { unet?.Dispose(); guided?.Dispose(); throw; }
+        catch { unet?.Dispose(); guided?.Dispose(); foreach (var s in students) s.Dispose(); throw; }
     }
 
     /// <summary>
@@ -104,6 +134,26 @@ public sealed class DiffusionPipeline : IDisposable
         return (u, g, GraphPrecision.Float32);
     }
 
+    // Every student in the folder at the teacher graphs' precision (float32 where it has no int8 form), each checked to
+    // descend from the model whose graphs it sits beside: its distilled_from is that model's checkpoint or its unet.onnx
+    private static void LoadStudents(string folder, RuntimeOptions options, GraphPrecision precision, DiffusionModel teacher, Func<string, string> sha256, List<DiffusionModel> into)
+    {
+        bool int8 = precision == GraphPrecision.Int8;
+        var steps = ModelFolderLayout.StudentSteps(folder, int8: false).Union(int8 ? ModelFolderLayout.StudentSteps(folder, int8: true) : []).Order();
+        string unetFile = Path.Combine(folder, ModelFolderLayout.Unet);
+        foreach (int n in steps)
+        {
+            string file = Path.Combine(folder, ModelFolderLayout.StudentFile(n, int8 && File.Exists(Path.Combine(folder, ModelFolderLayout.StudentFile(n, true)))));
+            var s = DiffusionModel.Load(file, options, GraphKind.Student);
+            into.Add(s);
+            string origin = s.Metadata.Student!.DistilledFrom;
+            bool fromCheckpoint = teacher.Metadata.CheckpointSha256.Length > 0 && string.Equals(origin, teacher.Metadata.CheckpointSha256, StringComparison.OrdinalIgnoreCase);
+            bool fromGraph = File.Exists(unetFile) && string.Equals(origin, sha256(unetFile), StringComparison.OrdinalIgnoreCase);
+            if (!fromCheckpoint && !fromGraph)
+                throw new InvalidInputException($"{file} was distilled from another model (distilled_from {(origin.Length == 0 ? "unknown" : origin[..Math.Min(16, origin.Length)] + "...")}) than the graphs beside it; export the student into its teacher's folder.");
+        }
+    }
+
     private static void CheckQuantizedFrom(DiffusionModel? int8, string floatFile, Func<string, string> sha256)
     {
         if (int8 is null) return;
@@ -130,6 +180,8 @@ public sealed class DiffusionPipeline : IDisposable
         }
     }
 
+    /// <summary>The distilled students by step count (empty when the folder has none).</summary>
+    public IReadOnlyDictionary<int, IDenoiser> Students { get; }
     /// <summary>The plain graph, or null.</summary>
     public IDenoiser? Unet { get; }
     /// <summary>The guided graph, or null.</summary>
@@ -160,7 +212,32 @@ public sealed class DiffusionPipeline : IDisposable
         if (request.TrajectoryEvery < 0) throw new InvalidInputException($"Trajectory capture every {request.TrajectoryEvery} steps; expected 0 (off) or more.");
         if (request.FirstIndex < 0) throw new InvalidInputException($"First sample index = {request.FirstIndex}; expected >= 0.");
         SamplerFactory.Create(request.Sampler, Schedule, Metadata.Prediction, request.SamplerOptions); // validates the options
-        SelectDenoiser(request.GuidanceScale);
+        Route(request);
+    }
+
+    /// <summary>
+    /// Which graph and sampler serve <paramref name="request"/>: a student distilled for its step count (DDIM at eta 0 on
+    /// the trailing grid it learned, one pass per step) unless <see cref="StudentMode.Off"/> or the scale is outside the
+    /// student's range, else the teacher's graph for the scale with the requested sampler.
+    /// </summary>
+    /// <exception cref="InvalidInputException"><see cref="StudentMode.Require"/> without a student for the steps and scale, or a scale the teacher's graphs cannot serve.</exception>
+    public (IDenoiser Denoiser, SamplerKind Sampler, SamplerOptions Options) Route(GenerationRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Student != StudentMode.Off && Students.TryGetValue(request.Steps, out var s))
+        {
+            var info = s.Metadata.Student!;
+            if (request.GuidanceScale >= info.MinScale && request.GuidanceScale <= info.MaxScale)
+                return (s, SamplerKind.Ddim, request.SamplerOptions with { Eta = 0, Spacing = TimestepSpacing.Trailing });
+            if (request.Student == StudentMode.Require)
+                throw new InvalidInputException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"Guidance scale {request.GuidanceScale} is outside the {request.Steps}-step student's range [{info.MinScale}, {info.MaxScale}] (the scales it was distilled for)."));
+        }
+        else if (request.Student == StudentMode.Require)
+            throw new InvalidInputException(Students.Count == 0
+                ? "This model has no distilled students (make distill, then export a steps-N checkpoint into its folder)."
+                : $"No student was distilled for {request.Steps} steps; this model's students take {string.Join(", ", Students.Keys)} steps.");
+        return (SelectDenoiser(request.GuidanceScale), request.Sampler, request.SamplerOptions);
     }
 
     private IDenoiser SelectDenoiser(float scale)
@@ -180,7 +257,7 @@ public sealed class DiffusionPipeline : IDisposable
     {
         Validate(request);
         var sw = Stopwatch.StartNew();
-        var denoiser = SelectDenoiser(request.GuidanceScale);
+        var (denoiser, samplerKind, samplerOptions) = Route(request);
         int count = request.Labels.Count, size = Metadata.Channels * Metadata.Height * Metadata.Width;
         int steps = request.Steps, batches = (count + request.BatchSize - 1) / request.BatchSize;
         var images = new float[(long)count * size];
@@ -193,7 +270,7 @@ public sealed class DiffusionPipeline : IDisposable
             int start = b * request.BatchSize, n = Math.Min(request.BatchSize, count - start);
             using var batch = denoiser.CreateBatch(n);
             using var reg = batch is ICancellableBatch cb ? cancellationToken.Register(cb.Cancel) : default;
-            var sampler = SamplerFactory.Create(request.Sampler, Schedule, Metadata.Prediction, request.SamplerOptions);
+            var sampler = SamplerFactory.Create(samplerKind, Schedule, Metadata.Prediction, samplerOptions);
             sampler.SetTimesteps(steps);
             var timesteps = sampler.Timesteps;
             // per-batch buffers (made once, reused by every step)
@@ -226,13 +303,14 @@ public sealed class DiffusionPipeline : IDisposable
         }
 
         var trajectory = new TrajectoryFrame[frameSteps.Length];
-        var ts = frameSteps.Length > 0 ? TimestepSchedule.Create(Metadata.Timesteps, steps, request.SamplerOptions.Spacing) : [];
+        var ts = frameSteps.Length > 0 ? TimestepSchedule.Create(Metadata.Timesteps, steps, samplerOptions.Spacing) : [];
         for (int f = 0; f < frameSteps.Length; f++)
         {
             int s = frameSteps[f];
             trajectory[f] = new TrajectoryFrame(s, s < steps ? ts[s] : -1, frames![f].Sample, frames[f].X0);
         }
-        return new GenerationResult(images, labels, Metadata.Channels, Metadata.Height, Metadata.Width, trajectory, sw.Elapsed, calls);
+        string graph = denoiser is DiffusionModel dm ? Path.GetFileName(dm.Path) : ModelMetadata.GraphName(denoiser.Metadata.Graph);
+        return new GenerationResult(images, labels, Metadata.Channels, Metadata.Height, Metadata.Width, trajectory, sw.Elapsed, calls, graph);
     }
 
     private static void RunModel(IDenoiserBatch batch, CancellationToken ct)
@@ -263,10 +341,11 @@ public sealed class DiffusionPipeline : IDisposable
         x0.CopyTo(frames[f].X0.AsSpan(offset));
     }
 
-    private static void CheckSameModel(ModelMetadata a, ModelMetadata b, string aName, string bName)
+    private static void CheckSameModel(ModelMetadata a, ModelMetadata b, string aName, string bName, bool student = false)
     {
         static string Short(string sha) => sha.Length == 0 ? "none (an older export)" : sha[..Math.Min(16, sha.Length)] + "...";
-        if (!string.Equals(a.CheckpointSha256, b.CheckpointSha256, StringComparison.OrdinalIgnoreCase))
+        // a student has its own checkpoint and config; its descent is checked by its distilled_from (Load)
+        if (!student && !string.Equals(a.CheckpointSha256, b.CheckpointSha256, StringComparison.OrdinalIgnoreCase))
             throw new InvalidInputException($"{aName} and {bName} were exported from different checkpoints (sha256 {Short(a.CheckpointSha256)} vs {Short(b.CheckpointSha256)}): the folder mixes two exports; export the checkpoint again into it.");
         void Same<T>(string what, T x, T y)
         {
@@ -278,6 +357,7 @@ public sealed class DiffusionPipeline : IDisposable
         Same("number of classes", a.NumClasses, b.NumClasses);
         Same("schedule", a.ScheduleSpec, b.ScheduleSpec);
         Same("prediction type", a.Prediction, b.Prediction);
+        if (student) return;
         Same("config sha256", a.ConfigSha256, b.ConfigSha256);
         Same("precision", a.Precision, b.Precision);
     }
@@ -288,6 +368,7 @@ public sealed class DiffusionPipeline : IDisposable
         if (!_owns) return;
         (Unet as IDisposable)?.Dispose();
         (Guided as IDisposable)?.Dispose();
+        foreach (var s in Students.Values) (s as IDisposable)?.Dispose();
     }
 }
 

@@ -2,6 +2,17 @@ using Diffusion.Runtime.Samplers;
 
 namespace Diffusion.Runtime.Generation;
 
+/// <summary>Whether a model folder's distilled students (issue 18) serve a request.</summary>
+public enum StudentMode
+{
+    /// <summary>A student distilled for the requested step count serves it (with its DDIM sampler, one pass per step) when the scale is in its range; otherwise the teacher's graphs.</summary>
+    Auto,
+    /// <summary>The teacher's graphs only.</summary>
+    Off,
+    /// <summary>A student must serve the request: no student for the step count, or a scale outside its range, is an error.</summary>
+    Require,
+}
+
 /// <summary>
 /// What to generate. Image i (0-based, in <see cref="Labels"/> order) starts from noise keyed by
 /// (<see cref="Seed"/>, <see cref="FirstIndex"/> + i), so it is the same image whatever <see cref="BatchSize"/>.
@@ -26,6 +37,8 @@ public sealed record GenerationRequest
     public int BatchSize { get; init; } = 64;
     /// <summary>Capture the sample and predicted x0 every k steps (plus x_T and the final step); 0 = no capture.</summary>
     public int TrajectoryEvery { get; init; }
+    /// <summary>Whether a distilled student serves the request (<see cref="StudentMode.Auto"/>: when one matches the steps).</summary>
+    public StudentMode Student { get; init; } = StudentMode.Auto;
     /// <summary>Called after every step (on the generating thread). Use a non-allocating implementation for hot loops.</summary>
     public IProgress<GenerationProgress>? Progress { get; init; }
 }
@@ -48,11 +61,14 @@ public sealed record TrajectoryFrame(int Step, int Timestep, float[] Sample, flo
 /// <summary>Generated images, in request order.</summary>
 public sealed class GenerationResult
 {
-    internal GenerationResult(float[] images, int[] labels, int c, int h, int w, IReadOnlyList<TrajectoryFrame> trajectory, TimeSpan elapsed, int modelCalls)
+    internal GenerationResult(float[] images, int[] labels, int c, int h, int w, IReadOnlyList<TrajectoryFrame> trajectory, TimeSpan elapsed, int modelCalls, string graph)
     {
         Images = images; Labels = labels; Channels = c; Height = h; Width = w;
-        Trajectory = trajectory; Elapsed = elapsed; ModelCalls = modelCalls;
+        Trajectory = trajectory; Elapsed = elapsed; ModelCalls = modelCalls; Graph = graph;
     }
+
+    /// <summary>The graph that generated the images: its file name (e.g. <c>unet-guided-int8.onnx</c>, <c>unet-student-4.onnx</c>), or its kind for denoisers without a file.</summary>
+    public string Graph { get; }
 
     /// <summary>Images in model space ([-1, 1], not clamped), [N, C, H, W] flattened.</summary>
     public float[] Images { get; }

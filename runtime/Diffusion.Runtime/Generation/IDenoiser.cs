@@ -10,7 +10,7 @@ public interface IDenoiser
     /// <summary>What the model is: image shape, classes, schedule, prediction type, graph kind.</summary>
     ModelMetadata Metadata { get; }
 
-    /// <summary>True for the guided graph (it reads <see cref="IDenoiserBatch.Scale"/> and does guidance inside).</summary>
+    /// <summary>True when it reads <see cref="IDenoiserBatch.Scale"/>: the guided graph (guidance inside) and a distilled student (the scale is an input of its network).</summary>
     bool IsGuided { get; }
 
     /// <summary>

@@ -55,7 +55,7 @@ public sealed class DiffusionModel : IDenoiser, IDisposable
     /// <summary>Which graph this is.</summary>
     public GraphKind Graph => Metadata.Graph;
     /// <inheritdoc/>
-    public bool IsGuided => Graph == GraphKind.Guided;
+    public bool IsGuided => Graph != GraphKind.Unet;
     /// <summary>Name of the single output.</summary>
     public string OutputName { get; }
     /// <summary>Options the session was created with.</summary>
@@ -234,8 +234,8 @@ public sealed class DiffusionModel : IDenoiser, IDisposable
                 throw new InvalidInputException($"{what} has shape {got}; expected {shape} (from the metadata's image shape).");
     }
 
-    /// <summary>U-Net rows per image: 2 for the guided graph (conditional and unconditional), 1 for the plain one.</summary>
-    public int RowsPerImage => IsGuided ? 2 : 1;
+    /// <summary>U-Net rows per image: 2 for the guided graph (conditional and unconditional), 1 for the plain one and a student.</summary>
+    public int RowsPerImage => Graph == GraphKind.Guided ? 2 : 1;
 
     /// <summary>How a batch of <paramref name="batchSize"/> images runs under <see cref="Options"/>: <see cref="CpuParallelism.IntraOp"/> or <see cref="CpuParallelism.DataParallel"/>.</summary>
     public CpuParallelism ParallelismFor(int batchSize)

@@ -23,6 +23,11 @@ public sealed record DistillConfig
     public DistillStage Stage { get; init; }
     /// <summary>Halving: the student's step count N (the teacher takes 2N); guidance stage: 0.</summary>
     public int StudentSteps { get; init; }
+    /// <summary>
+    /// SHA-256 of the model the chain distils (its checkpoint file, or the float32 unet.onnx of a model folder): the
+    /// exported student's <c>distilled_from</c>, checked against the teacher graphs it is exported beside.
+    /// </summary>
+    public string OriginSha256 { get; init; } = "";
     /// <summary>Smallest guidance scale drawn (diffusers convention).</summary>
     public double MinScale { get; init; } = 1.0;
     /// <summary>Largest guidance scale drawn.</summary>

@@ -62,7 +62,8 @@ public static class Distiller
         if (o.GuidanceEpochs < 1) throw new InvalidInputException($"--guidance-epochs {o.GuidanceEpochs}; expected >= 1.");
         if (o.HalvingEpochs < 1) throw new InvalidInputException($"--halving-epochs {o.HalvingEpochs}; expected >= 1.");
         TrainConfig teacher;
-        using (var t = TeacherModel.Load(o.Teacher)) teacher = t.Config;
+        string origin;
+        using (var t = TeacherModel.Load(o.Teacher)) (teacher, origin) = (t.Config, t.Sha256);
         if (teacher.Model.GuidanceEmbedding)
             throw new InvalidInputException($"Teacher {o.Teacher} is already a distilled student; expected a trained model's checkpoint.");
         string root = o.Out ?? RunFolder.Named(teacher.Name + "-distill").Dir;
@@ -91,12 +92,12 @@ public static class Distiller
 
         var plan = new List<DistillStagePlan>();
         string Last(string stage) => new RunFolder(Path.Combine(root, stage)).LastCheckpoint;
-        plan.Add(new("guidance", Stage("guidance", new DistillConfig { Teacher = o.Teacher, Stage = DistillStage.Guidance, MinScale = o.MinScale, MaxScale = o.MaxScale }, o.GuidanceEpochs)));
+        plan.Add(new("guidance", Stage("guidance", new DistillConfig { Teacher = o.Teacher, Stage = DistillStage.Guidance, OriginSha256 = origin, MinScale = o.MinScale, MaxScale = o.MaxScale }, o.GuidanceEpochs)));
         string previous = "guidance";
         for (int n = o.TeacherSteps / 2; n >= o.DownTo; n /= 2)
         {
             string name = StageName(n);
-            plan.Add(new(name, Stage(name, new DistillConfig { Teacher = Last(previous), Stage = DistillStage.Halving, StudentSteps = n, MinScale = o.MinScale, MaxScale = o.MaxScale }, o.HalvingEpochs)));
+            plan.Add(new(name, Stage(name, new DistillConfig { Teacher = Last(previous), Stage = DistillStage.Halving, StudentSteps = n, OriginSha256 = origin, MinScale = o.MinScale, MaxScale = o.MaxScale }, o.HalvingEpochs)));
             previous = name;
         }
         return plan;

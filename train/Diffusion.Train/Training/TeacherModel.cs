@@ -26,6 +26,8 @@ public sealed class TeacherModel : IDisposable
     public TrainConfig Config { get; }
     /// <summary>The teaching weights (a checkpoint's EMA), in eval mode.</summary>
     public UNet Network { get; }
+    /// <summary>SHA-256 of what was loaded: the checkpoint file, or the model folder's float32 unet.onnx.</summary>
+    public string Sha256 { get; private init; } = "";
 
     /// <summary>Loads a checkpoint file or a model folder.</summary>
     /// <exception cref="InvalidInputException">Missing, corrupt or not a U-Net the config describes; the message names the file.</exception>
@@ -35,7 +37,7 @@ public sealed class TeacherModel : IDisposable
         {
             var ck = Checkpoint.Load(path);
             ck.Ema.eval();
-            return new TeacherModel(ck.Config, ck.Ema, ck);
+            return new TeacherModel(ck.Config, ck.Ema, ck) { Sha256 = ck.FileSha256 };
         }
         string card = Path.Combine(path, ModelFolderLayout.CardJson), graph = Path.Combine(path, ModelFolderLayout.Unet);
         if (!File.Exists(card) || !File.Exists(graph))
@@ -59,7 +61,7 @@ public sealed class TeacherModel : IDisposable
             throw new InvalidInputException(e.Message, e);
         }
         network.eval();
-        return new TeacherModel(config, network, null);
+        return new TeacherModel(config, network, null) { Sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(graph))) };
     }
 
     /// <inheritdoc/>
