@@ -24,6 +24,7 @@ public static class GenerateCli
         var guidance = new Option<float>("--guidance") { Description = $"Guidance scale, diffusers' convention: 1 = conditional ({ModelFolderLayout.Unet}), 0 = unconditional, >1 stronger ({ModelFolderLayout.Guided})", DefaultValueFactory = _ => 3f };
         var steps = new Option<int>("--steps") { Description = "Sampling steps, 1..T", DefaultValueFactory = _ => 20 };
         var sampler = new Option<string>("--sampler") { Description = SamplerFactory.Names, DefaultValueFactory = _ => "dpm++" };
+        var student = new Option<string>("--student") { Description = "Distilled students of the model folder: auto (the one for --steps serves it, DDIM, one pass per step), off, or require (an error when none matches)", DefaultValueFactory = _ => "auto" };
         var eta = new Option<double>("--eta") { Description = "DDIM stochasticity (0 deterministic, 1 DDPM-like); ddim only", DefaultValueFactory = _ => 0.0 };
         var spacing = new Option<string>("--spacing") { Description = "Timestep spacing: trailing, leading or linspace", DefaultValueFactory = _ => "trailing" };
         var noClip = new Option<bool>("--no-clip") { Description = "Do not clip predicted x0 to [-1, 1] (clipping is on by default, as in diffusers' pixel-space schedulers)" };
@@ -56,7 +57,7 @@ public static class GenerateCli
         var generate = new Command("generate", "Generate images from an exported diffusion model with ONNX Runtime")
         {
             model, digits, perClass, guidance, steps, sampler, eta, spacing, noClip, threshold, seed, batch, threads, parallelism, chunkRows, precision, device,
-            cudnnSearch, cudaGraph, output, format, single, frames, forward, cache, quiet,
+            cudnnSearch, cudaGraph, output, format, single, frames, forward, cache, quiet, student,
         };
         // data-shapes: the coloured-shapes image folder made here (issue 17), for the image-folder path's tests and demo
         var shapesOut = new Option<string>("--out") { Description = "Output image folder (train/ and test/ splits)", DefaultValueFactory = _ => Path.Combine("data", "shapes") };
@@ -94,6 +95,7 @@ public static class GenerateCli
                     Guidance = r.GetValue(guidance),
                     Steps = r.GetValue(steps),
                     Sampler = SamplerFactory.Parse(r.GetValue(sampler)!),
+                    Student = Diffusion.Runtime.Generation.StudentModes.Parse(r.GetValue(student)!),
                     SamplerOptions = new SamplerOptions
                     {
                         Eta = r.GetValue(eta),

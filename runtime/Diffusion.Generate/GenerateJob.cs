@@ -35,7 +35,7 @@ public static class GenerateJob
         var request = new GenerationRequest
         {
             Labels = labels, GuidanceScale = s.Guidance, Steps = s.Steps, Sampler = s.Sampler, SamplerOptions = s.SamplerOptions,
-            Seed = s.Seed, BatchSize = s.Batch,
+            Seed = s.Seed, BatchSize = s.Batch, Student = s.Student,
         };
         pipeline.Validate(request);
         if (meta.Channels != 1 && s.Formats.HasFlag(OutputFormats.Idx))
@@ -49,6 +49,7 @@ public static class GenerateJob
         console.MarkupLine($"[bold]{Markup.Escape(meta.Dataset)}[/] model ({Markup.Escape(meta.Architecture)}, T = {meta.Timesteps}, {meta.Prediction}): " +
             $"{labels.Length} images, {Markup.Escape(Runtime.Samplers.SamplerFactory.Name(s.Sampler))} {s.Steps} steps, guidance {s.Guidance.ToString(CultureInfo.InvariantCulture)}, seed {s.Seed}");
         var result = WithProgress(console, s.Quiet, "generating", labels.Length * s.Steps, p => pipeline.Generate(request with { Progress = p }, ct));
+        console.MarkupLine(string.Create(CultureInfo.InvariantCulture, $"{result.ModelCalls} model calls on {Markup.Escape(result.Graph)} in {result.Elapsed.TotalSeconds:F2} s"));
         var written = new List<string>();
         int h = meta.Height, w = meta.Width, size = meta.Channels * h * w;
 

@@ -35,6 +35,8 @@ public sealed record GenerateSettings
     public int Steps { get; init; } = 20;
     /// <summary>Sampler.</summary>
     public SamplerKind Sampler { get; init; } = SamplerKind.DpmSolverPlusPlus;
+    /// <summary>Whether the model folder's distilled student for the step count serves the request.</summary>
+    public Diffusion.Runtime.Generation.StudentMode Student { get; init; } = Diffusion.Runtime.Generation.StudentMode.Auto;
     /// <summary>Sampler options.</summary>
     public SamplerOptions SamplerOptions { get; init; } = SamplerOptions.Images;
     /// <summary>Noise seed.</summary>

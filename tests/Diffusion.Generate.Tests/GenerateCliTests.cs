@@ -172,6 +172,8 @@ public class GenerateCliTests
         { ["--parallelism", "gpu"], "expected auto, intra-op or data-parallel" },
         { ["--chunk-rows", "-4"], "Chunk = -4" },
         { ["--device", "cuda", "--parallelism", "data-parallel"], "CPU mode" },
+        { ["--student", "maybe"], "--student maybe; expected auto, off or require." },
+        { ["--student", "require", "--steps", "4"], "This model has no distilled students" },
     };
 
     [Theory]

@@ -13,6 +13,20 @@ public enum StudentMode
     Require,
 }
 
+/// <summary>Names of <see cref="StudentMode"/> on command lines.</summary>
+public static class StudentModes
+{
+    /// <summary>Parses auto, off or require.</summary>
+    /// <exception cref="InvalidInputException">Any other value.</exception>
+    public static StudentMode Parse(string value) => value?.Trim().ToLowerInvariant() switch
+    {
+        "auto" => StudentMode.Auto,
+        "off" => StudentMode.Off,
+        "require" => StudentMode.Require,
+        _ => throw new InvalidInputException($"--student {value}; expected auto, off or require."),
+    };
+}
+
 /// <summary>
 /// What to generate. Image i (0-based, in <see cref="Labels"/> order) starts from noise keyed by
 /// (<see cref="Seed"/>, <see cref="FirstIndex"/> + i), so it is the same image whatever <see cref="BatchSize"/>.
