@@ -146,7 +146,7 @@ public static class ExportCommand
     {
         var d = ck.Config.Distill ?? throw new InvalidInputException($"{ck.Path}: a student without a distill section; expected a make distill checkpoint.");
         if (d.Stage != Train.Config.DistillStage.Halving)
-            throw new InvalidInputException($"{ck.Path} is the guidance stage's student, which is not tied to a step count; export a halving stage's checkpoint (<distill folder>/steps-N/checkpoints/last.ckpt).");
+            throw new InvalidInputException($"{ck.Path} is the guidance stage's student, which is not tied to a step count; export a halving stage's checkpoint (<distill folder>/steps-N/{RunFolder.CheckpointsName}/{RunFolder.LastCheckpointName}).");
         CheckTeacherFolder(outDir, d.OriginSha256, ck.Path);
         var schedule = ck.Config.ScheduleSpec;
         var meta = ck.ToMetadata(GraphKind.Student) with

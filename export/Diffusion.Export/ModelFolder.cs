@@ -129,7 +129,7 @@ public static class ModelFolder
             ["checkpoint"] = new JsonObject { ["file"] = source.Checkpoint, ["step"] = source.Step, ["epoch"] = source.Epoch, ["ema"] = metadata.Ema },
             ["metadata"] = new JsonObject(props.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value)))),
             [UNetConfigKey] = JsonSerializer.SerializeToNode(cfg),
-            [ModelFolderLayout.CardConfigKey] = configJson is null ? null : JsonNode.Parse(configJson),
+            [ModelCard.ConfigKey] = configJson is null ? null : JsonNode.Parse(configJson),
             ["training_run"] = source.Run?.ToJson(),
         };
     }
@@ -168,7 +168,7 @@ public static class ModelFolder
         sb.Append('\n');
         if (card["training_run"] is JsonObject run) sb.Append(TrainingRun.Markdown(run, card["name"]!.GetValue<string>()));
         sb.Append("## Training config\n\n```json\n");
-        sb.Append(card[ModelFolderLayout.CardConfigKey] is { } c ? c.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) : card[UNetConfigKey]!.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        sb.Append(card[ModelCard.ConfigKey] is { } c ? c.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) : card[UNetConfigKey]!.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         sb.Append("\n```\n");
         return sb.ToString();
     }

@@ -49,9 +49,6 @@ public static class ModelFolderLayout
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 
-    /// <summary>Key of <see cref="CardJson"/> holding the resolved training config the graphs were exported from (JSON, snake_case).</summary>
-    public const string CardConfigKey = "config";
-
     /// <summary>
     /// The graph of the guidance-distilled student of <paramref name="steps"/> steps (inputs x, t, y, scale; one pass
     /// per step): <c>unet-student-N.onnx</c>, or <c>unet-student-N-int8.onnx</c>. A folder may hold several (make distill

@@ -35,6 +35,13 @@ public static class ModelCard
     /// <summary>The card's JSON text as <see cref="Write"/> writes it (indented, one final newline).</summary>
     public static string Serialize(JsonObject json) => json.ToJsonString(Indented) + "\n";
 
+    /// <summary>
+    /// Key of <c>model-card.json</c> holding the resolved training config the graphs were exported from (JSON,
+    /// snake_case): export writes it, a distillation teacher read from a model folder reads it. (A property, not a
+    /// constant: "config" is also an ordinary key of other JSON files.)
+    /// </summary>
+    public static string ConfigKey => "config";
+
     /// <summary>Reads <c>model-card.json</c> of <paramref name="folder"/>.</summary>
     /// <exception cref="InvalidInputException">Missing, or not a JSON object; the message names the file.</exception>
     public static JsonObject ReadJson(string folder)

@@ -62,6 +62,7 @@ public sealed class DistillRunTests(TinyTeacher tiny) : IClassFixture<TinyTeache
             using var ck = Checkpoint.Load(_dir[$"distill/{stage}/checkpoints/last.ckpt"]);
             var d = ck.Config.Distill!;
             Assert.True(ck.Config.Model.GuidanceEmbedding);
+            Assert.Equal(PredictionType.V, ck.Config.Prediction);   // the students predict v; the tiny teacher, epsilon
             Assert.Equal(previous, d.Teacher);
             Assert.Equal(i == 0 ? DistillStage.Guidance : DistillStage.Halving, d.Stage);
             Assert.Equal(i == 0 ? 0 : 4 >> i, d.StudentSteps);
@@ -77,7 +78,7 @@ public sealed class DistillRunTests(TinyTeacher tiny) : IClassFixture<TinyTeache
         using var student = Checkpoint.Load(_dir["distill/guidance/checkpoints/last.ckpt"]);
         using var fresh = new Diffusion.Train.Model.UNet(student.Config.Model);
         Diffusion.Train.Optim.ExponentialMovingAverage.CopySharedWeights(teacher.Ema, fresh);
-        using var distillation = new GuidanceDistillation(student.Config.CreateSchedule(), student.Config.Prediction, 1, 6, CPU);
+        using var distillation = new GuidanceDistillation(student.Config.CreateSchedule(), teacher.Config.Prediction, student.Config.Prediction, 1, 6, CPU);
         using var data = ImageData.Load(_data, "train", 10);
         double FixedLoss(Diffusion.Train.Model.UNet m)
         {

@@ -13,10 +13,10 @@ public class DistillationTests
     [InlineData(PredictionType.Epsilon)]
     [InlineData(PredictionType.V)]
     [InlineData(PredictionType.X0)]
-    public void DdimStep_is_the_runtimes_DDIM_at_eta_0(PredictionType prediction)
+    public void DdimStep_is_the_runtimes_DDIM_at_eta_0_with_clipping(PredictionType prediction)
     {
-        using var d = new GuidanceDistillation(Cosine, prediction, 1, 5, CPU);
-        var sampler = new DdimSampler(Cosine, prediction, eta: 0, spacing: TimestepSpacing.Trailing, clipSample: false);
+        using var d = new GuidanceDistillation(Cosine, prediction, prediction, 1, 5, CPU);
+        var sampler = new DdimSampler(Cosine, prediction, eta: 0, spacing: TimestepSpacing.Trailing, clipSample: true);
         sampler.SetTimesteps(4);
         random.manual_seed(5);
         int size = 3 * 4 * 4;                                // one sample [3, 4, 4]
@@ -40,7 +40,7 @@ public class DistillationTests
     [Fact]
     public void Timesteps_nest_for_halvings_and_refuse_step_counts_that_do_not()
     {
-        using var d = new GuidanceDistillation(Cosine, PredictionType.Epsilon, 1, 5, CPU);
+        using var d = new GuidanceDistillation(Cosine, PredictionType.Epsilon, PredictionType.Epsilon, 1, 5, CPU);
         var (student, teacher) = d.Timesteps(4);
         Assert.Equal([999, 749, 499, 249], student);
         Assert.Equal([999, 874, 749, 624, 499, 374, 249, 124], teacher);
@@ -49,7 +49,7 @@ public class DistillationTests
         var e = Assert.Throws<InvalidInputException>(() => d.Timesteps(48));
         Assert.Contains("is not on the 96-step teacher's grid", e.Message);
         Assert.Throws<InvalidInputException>(() => d.Timesteps(0));
-        Assert.Throws<InvalidInputException>(() => new GuidanceDistillation(Cosine, PredictionType.V, 5, 1, CPU));
+        Assert.Throws<InvalidInputException>(() => new GuidanceDistillation(Cosine, PredictionType.V, PredictionType.V, 5, 1, CPU));
     }
 
     // A teacher that knows x0 (its prediction is exact) lands every DDIM step on alpha x0 + sigma eps with the same
@@ -60,7 +60,7 @@ public class DistillationTests
     [InlineData(PredictionType.X0, 3)]
     public void HalvingTarget_of_an_exact_teacher_is_the_data(PredictionType prediction, int stepIndex)
     {
-        using var d = new GuidanceDistillation(Cosine, prediction, 1, 5, CPU);
+        using var d = new GuidanceDistillation(Cosine, prediction, prediction, 1, 5, CPU);
         random.manual_seed(6);
         using var x0 = rand(3, 1, 4, 4) * 2 - 1;
         using var eps = randn_like(x0);
@@ -85,7 +85,7 @@ public class DistillationTests
     [Fact]
     public void One_student_step_with_the_target_lands_on_the_teachers_two_steps()
     {
-        using var d = new GuidanceDistillation(Cosine, PredictionType.V, 1, 5, CPU);
+        using var d = new GuidanceDistillation(Cosine, PredictionType.V, PredictionType.V, 1, 5, CPU);
         random.manual_seed(7);
         using var w = randn(1, 2, 1, 1) * 0.3;
         GuidedPrediction teacher = (zt, tt, y, s) => zt.tanh() * w + s.view(-1, 1, 1, 1) * 0.1 * zt;
@@ -133,11 +133,29 @@ public class DistillationTests
                 float cond = xs[i * 4 + k] * ws[ys[i]], uncond = xs[i * 4 + k] * ws[10];
                 Assert.Equal(uncond + ss[i] * (cond - uncond), got[i * 4 + k], 1e-5);
             }
-        using var d = new GuidanceDistillation(Cosine, PredictionType.Epsilon, 1, 8, CPU);
-        using var x0 = rand(5, 1, 2, 2);
+    }
+
+    // An epsilon teacher that knows the data: its eps makes x0 exact (inside [-1, 1], so clipping leaves it). A student
+    // with the same target that outputs the same loses nothing, one 0.1 off loses 0.01; a v student is taught
+    // v = alpha eps - sigma x0.
+    [Theory]
+    [InlineData(PredictionType.Epsilon)]
+    [InlineData(PredictionType.V)]
+    public void Stage_one_teaches_the_teachers_output_in_the_students_target(PredictionType studentPrediction)
+    {
+        using var d = new GuidanceDistillation(Cosine, PredictionType.Epsilon, studentPrediction, 1, 8, CPU);
+        random.manual_seed(9);
+        using var x0 = rand(5, 1, 2, 2) * 1.8 - 0.9;
         using var labels = tensor(new long[] { 1, 2, 3, 4, 5 });
-        Assert.Equal(0f, d.GuidanceLoss(guided, guided, x0, labels).item<float>());
-        GuidedPrediction off = (a, b, c, e) => guided(a, b, c, e) + 0.1f;
-        Assert.Equal(0.01f, d.GuidanceLoss(off, guided, x0, labels).item<float>(), 1e-5);
+        Tensor Coef(Tensor t, Func<double, double> f) => tensor(t.data<long>().ToArray().Select(v => (float)f(Cosine.AlphasCumprod[v])).ToArray()).view(-1, 1, 1, 1);
+        GuidedPrediction teacher = (z, t, y, s) => (z - Coef(t, Math.Sqrt) * x0) / Coef(t, ab => Math.Sqrt(1 - ab));
+        GuidedPrediction exact = studentPrediction == PredictionType.Epsilon ? teacher
+            : (z, t, y, s) => Coef(t, Math.Sqrt) * teacher(z, t, y, s) - Coef(t, ab => Math.Sqrt(1 - ab)) * x0;
+        random.manual_seed(10);
+        float loss = d.GuidanceLoss(exact, teacher, x0, labels).item<float>();
+        Assert.True(loss < 1e-6f, $"loss of the exact student {loss}");
+        GuidedPrediction off = (a, b, c, e) => exact(a, b, c, e) + 0.1f;
+        random.manual_seed(10);
+        Assert.Equal(0.01f, d.GuidanceLoss(off, teacher, x0, labels).item<float>(), 2e-4);
     }
 }

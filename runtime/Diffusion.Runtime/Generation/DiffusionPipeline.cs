@@ -270,7 +270,8 @@ public sealed class DiffusionPipeline : IDisposable
             int start = b * request.BatchSize, n = Math.Min(request.BatchSize, count - start);
             using var batch = denoiser.CreateBatch(n);
             using var reg = batch is ICancellableBatch cb ? cancellationToken.Register(cb.Cancel) : default;
-            var sampler = SamplerFactory.Create(samplerKind, Schedule, Metadata.Prediction, samplerOptions);
+            // a student may predict another target than its teacher (v, for its first step from t = T - 1)
+            var sampler = SamplerFactory.Create(samplerKind, Schedule, denoiser.Metadata.Prediction, samplerOptions);
             sampler.SetTimesteps(steps);
             var timesteps = sampler.Timesteps;
             // per-batch buffers (made once, reused by every step)
@@ -356,8 +357,8 @@ public sealed class DiffusionPipeline : IDisposable
         Same("image shape", (a.Channels, a.Height, a.Width), (b.Channels, b.Height, b.Width));
         Same("number of classes", a.NumClasses, b.NumClasses);
         Same("schedule", a.ScheduleSpec, b.ScheduleSpec);
-        Same("prediction type", a.Prediction, b.Prediction);
         if (student) return;
+        Same("prediction type", a.Prediction, b.Prediction);
         Same("config sha256", a.ConfigSha256, b.ConfigSha256);
         Same("precision", a.Precision, b.Precision);
     }

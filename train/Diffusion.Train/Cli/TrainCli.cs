@@ -168,6 +168,7 @@ public static class TrainCli
         var halvingEpochs = Add(cmd, new Option<int>("--halving-epochs") { Description = "Epochs of each halving.", DefaultValueFactory = _ => d.HalvingEpochs });
         var lr = Add(cmd, new Option<double>("--lr") { Description = "Peak learning rate of each stage.", DefaultValueFactory = _ => d.Lr });
         var batch = Add(cmd, new Option<int?>("--batch-size") { Description = "Batch size (default the teacher's)." });
+        var studentPrediction = Add(cmd, new Option<string>("--student-prediction") { Description = "What the students predict: v (default), x0 or epsilon.", DefaultValueFactory = _ => "v" });
         var minScale = Add(cmd, new Option<double>("--min-scale") { Description = "Smallest guidance scale the student learns.", DefaultValueFactory = _ => d.MinScale });
         var maxScale = Add(cmd, new Option<double>("--max-scale") { Description = "Largest guidance scale the student learns.", DefaultValueFactory = _ => d.MaxScale });
         var threads = Add(cmd, new Option<int>("--threads") { Description = "CPU threads (0 = all cores).", DefaultValueFactory = _ => 0 });
@@ -183,6 +184,7 @@ public static class TrainCli
                 {
                     Teacher = parse.GetValue(teacher)!, Out = parse.GetValue(outDir), TeacherSteps = parse.GetValue(teacherSteps), DownTo = parse.GetValue(downTo),
                     GuidanceEpochs = parse.GetValue(guidanceEpochs), HalvingEpochs = parse.GetValue(halvingEpochs), Lr = parse.GetValue(lr), BatchSize = parse.GetValue(batch),
+                    StudentPrediction = Prediction.Parse(parse.GetValue(studentPrediction)!),
                     MinScale = parse.GetValue(minScale), MaxScale = parse.GetValue(maxScale), Threads = parse.GetValue(threads), MaxTrainImages = parse.GetValue(maxImages), Data = parse.GetValue(data),
                 };
                 var plan = Distiller.Plan(o);

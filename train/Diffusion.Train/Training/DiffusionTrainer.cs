@@ -146,7 +146,7 @@ public sealed class DiffusionTrainer : IDisposable
             t.Model.GuidanceEmbedding != wantStudent ? (wantStudent ? "is not a guidance-conditioned student (a halving's teacher is the previous stage's student)" : "is already a guidance-conditioned student (the guidance stage distils a trained model)")
             : Json(t.Model with { GuidanceEmbedding = true, Dropout = 0 }) != Json(config.Model with { Dropout = 0 }) ? $"has another network ({t.Architecture()})"
             : t.ScheduleSpec != config.ScheduleSpec ? "has another noise schedule"
-            : t.Prediction != config.Prediction ? $"predicts {Runtime.Prediction.Name(t.Prediction)}, not {Runtime.Prediction.Name(config.Prediction)}"
+            : wantStudent && t.Prediction != config.Prediction ? $"predicts {Runtime.Prediction.Name(t.Prediction)}, not {Runtime.Prediction.Name(config.Prediction)}"
             : !t.ClassNames.SequenceEqual(config.ClassNames) ? "has other classes"
             : null;
         if (problem is null) return teacher;
@@ -247,7 +247,7 @@ public sealed class DiffusionTrainer : IDisposable
         }
 
         using var objective = new DiffusionObjective(config.CreateSchedule(), config.Prediction, config.Model.NumClasses, config.LabelDropout, _device, config.MinSnrGamma);
-        using var distillation = config.Distill is { } dc ? new GuidanceDistillation(config.CreateSchedule(), config.Prediction, dc.MinScale, dc.MaxScale, _device) : null;
+        using var distillation = config.Distill is { } dc ? new GuidanceDistillation(config.CreateSchedule(), _teacher!.Config.Prediction, config.Prediction, dc.MinScale, dc.MaxScale, _device) : null;
         var teacher = _teacher?.Network;
         teacher?.to(_device).eval();
         Tensor Loss(Tensor x0, Tensor y) => config.Distill switch

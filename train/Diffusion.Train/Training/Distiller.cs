@@ -10,7 +10,7 @@ namespace Diffusion.Train.Training;
 public sealed record DistillOptions
 {
     /// <summary>The trained model: a checkpoint (its EMA weights teach stage one) or an exported model folder such as models/mnist.</summary>
-    public string Teacher { get; init; } = "runs/mnist/checkpoints/last.ckpt";
+    public string Teacher { get; init; } = RunFolder.DisplayLastCheckpoint("mnist");
     /// <summary>Folder of the stages (default <c>runs/&lt;teacher run&gt;-distill</c>).</summary>
     public string? Out { get; init; }
     /// <summary>DDIM steps of the first halving's teacher (the stage-one student); a power of two.</summary>
@@ -25,6 +25,8 @@ public sealed record DistillOptions
     public double Lr { get; init; } = 5e-4;
     /// <summary>Batch size (null: the teacher's).</summary>
     public int? BatchSize { get; init; }
+    /// <summary>What the students predict (v by default: an epsilon student's first step from t = T - 1 divides by alpha ~ 0).</summary>
+    public PredictionType StudentPrediction { get; init; } = PredictionType.V;
     /// <summary>Smallest guidance scale drawn in training.</summary>
     public double MinScale { get; init; } = 1.0;
     /// <summary>Largest guidance scale drawn in training.</summary>
@@ -75,6 +77,7 @@ public static class Distiller
             OutDir = Path.Combine(root, name),
             Data = data,
             Model = teacher.Model with { GuidanceEmbedding = true, Dropout = 0 },
+            Prediction = o.StudentPrediction,
             Distill = distill,
             Epochs = epochs,
             Lr = o.Lr,

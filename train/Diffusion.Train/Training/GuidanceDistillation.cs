@@ -22,38 +22,51 @@ public delegate Tensor GuidedPrediction(Tensor x, Tensor t, Tensor y, Tensor sca
 /// </list>
 /// Timesteps are the runtime's trailing layout (<see cref="TimestepSchedule"/>), which the runtime's DDIM samples the
 /// student with; a halving is possible only where the teacher's 2N-step grid contains the student's N-step grid.
+/// Teacher and student may predict different targets: an epsilon model's x0 = (z - sigma eps) / alpha is useless where
+/// alpha is tiny (1 / alpha = 20,000 at t = 999 of the cosine schedule), which is where a few-step student starts, so
+/// students predict v by default (Salimans &amp; Ho, sec. 4). A teacher's output is read as the runtime's DDIM reads it:
+/// x0 clipped to [-1, 1] and eps re-derived from it (SamplerOptions.ClipSample), then written in the student's target.
 /// </summary>
 public sealed class GuidanceDistillation : IDisposable
 {
-    private readonly Tensor _alpha, _sigma, _toX0A, _toX0B; // [T + 1] float32; index T: after the last step (alpha_bar = 1)
+    private readonly Tensor _alpha, _sigma;                   // [T + 1] float32; index T: after the last step (alpha_bar = 1)
+    private readonly Tensor _teacherX0A, _teacherX0B, _studentX0A, _studentX0B, _targetA, _targetB; // [T] float32
 
     /// <summary>Creates the objectives.</summary>
     /// <param name="schedule">The teacher's noise schedule.</param>
-    /// <param name="prediction">The teacher's (and student's) prediction type.</param>
+    /// <param name="teacherPrediction">What the teacher predicts.</param>
+    /// <param name="prediction">What the student predicts.</param>
     /// <param name="minScale">Smallest guidance scale drawn.</param>
     /// <param name="maxScale">Largest guidance scale drawn.</param>
     /// <param name="device">Device of the coefficient tensors.</param>
     /// <exception cref="InvalidInputException">A scale range that is empty, negative or not finite.</exception>
-    public GuidanceDistillation(NoiseSchedule schedule, PredictionType prediction, double minScale, double maxScale, Device device)
+    public GuidanceDistillation(NoiseSchedule schedule, PredictionType teacherPrediction, PredictionType prediction, double minScale, double maxScale, Device device)
     {
         if (!(minScale >= 0) || !(maxScale >= minScale) || !double.IsFinite(maxScale))
             throw new InvalidInputException($"Guidance scale range [{minScale}, {maxScale}]; expected 0 <= min <= max, finite.");
-        Schedule = schedule; Prediction = prediction; MinScale = minScale; MaxScale = maxScale;
+        Schedule = schedule; TeacherPrediction = teacherPrediction; Prediction = prediction; MinScale = minScale; MaxScale = maxScale;
         int n = schedule.T;
-        var alpha = new float[n + 1]; var sigma = new float[n + 1]; var a = new float[n + 1]; var b = new float[n + 1];
+        var alpha = new float[n + 1]; var sigma = new float[n + 1];
+        var tables = new float[6][];
+        for (int k = 0; k < 6; k++) tables[k] = new float[n];
         for (int t = 0; t <= n; t++)
         {
             double ab = t < n ? schedule.AlphasCumprod[t] : 1.0;
             alpha[t] = (float)Math.Sqrt(ab); sigma[t] = (float)Math.Sqrt(1 - ab);
-            if (t < n) { var c = Runtime.Prediction.ToX0(prediction, ab); a[t] = (float)c.A; b[t] = (float)c.B; }
+            if (t == n) break;
+            var (ct, cs, tg) = (Runtime.Prediction.ToX0(teacherPrediction, ab), Runtime.Prediction.ToX0(prediction, ab), Runtime.Prediction.Target(prediction, ab));
+            (tables[0][t], tables[1][t], tables[2][t], tables[3][t], tables[4][t], tables[5][t]) = ((float)ct.A, (float)ct.B, (float)cs.A, (float)cs.B, (float)tg.A, (float)tg.B);
         }
         _alpha = tensor(alpha, device: device); _sigma = tensor(sigma, device: device);
-        _toX0A = tensor(a, device: device); _toX0B = tensor(b, device: device);
+        (_teacherX0A, _teacherX0B, _studentX0A, _studentX0B, _targetA, _targetB) = (tensor(tables[0], device: device), tensor(tables[1], device: device),
+            tensor(tables[2], device: device), tensor(tables[3], device: device), tensor(tables[4], device: device), tensor(tables[5], device: device));
     }
 
     /// <summary>The teacher's schedule.</summary>
     public NoiseSchedule Schedule { get; }
-    /// <summary>Prediction type of teacher and student.</summary>
+    /// <summary>What the teacher predicts.</summary>
+    public PredictionType TeacherPrediction { get; }
+    /// <summary>What the student predicts.</summary>
     public PredictionType Prediction { get; }
     /// <summary>Smallest guidance scale drawn.</summary>
     public double MinScale { get; }
@@ -76,9 +89,9 @@ public sealed class GuidanceDistillation : IDisposable
     };
 
     /// <summary>
-    /// Stage one: MSE between the student's output and the teacher's guided output (computed without gradients) on a
-    /// batch x0 [N, C, H, W] in [-1, 1] with labels y [N]. Draws t, eps and s from the global torch generator, in
-    /// that order.
+    /// Stage one: MSE between the student's output and the teacher's guided output (computed without gradients, read
+    /// through <see cref="TeacherX0"/> and written in the student's target) on a batch x0 [N, C, H, W] in [-1, 1] with
+    /// labels y [N]. Draws t, eps and s from the global torch generator, in that order.
     /// </summary>
     public Tensor GuidanceLoss(GuidedPrediction student, GuidedPrediction teacher, Tensor x0, Tensor y)
     {
@@ -88,7 +101,11 @@ public sealed class GuidanceDistillation : IDisposable
         var scale = DrawScales(n, x0.device);
         var xt = Gather(_alpha, t) * x0 + Gather(_sigma, t) * eps;
         Tensor target;
-        using (no_grad()) target = teacher(xt, t, y, scale);
+        using (no_grad())
+        {
+            var (tx0, teps) = TeacherX0(teacher(xt, t, y, scale), t, xt);
+            target = Gather(_targetA, t) * tx0 + Gather(_targetB, t) * teps;
+        }
         return nn.functional.mse_loss(student(xt, t, y, scale), target);
     }
 
@@ -112,11 +129,20 @@ public sealed class GuidanceDistillation : IDisposable
     }
 
     /// <summary>
-    /// One deterministic DDIM step (Song et al. 2021, eq. 12 with sigma = 0; the runtime's <see cref="DdimSampler"/>
-    /// at eta 0 without clipping) per sample:
-    /// (1) x0 = A_t z + B_t output (<see cref="Runtime.Prediction.ToX0"/>);
-    /// (2) eps = (z - alpha_t x0) / sigma_t;
-    /// (3) z_prev = alpha_prev x0 + sigma_prev eps.
+    /// A teacher's output at (z, t) as the runtime's DDIM reads it: (1) x0 = A_t z + B_t output
+    /// (<see cref="Runtime.Prediction.ToX0"/>), clipped to [-1, 1]; (2) eps = (z - alpha_t x0) / sigma_t.
+    /// </summary>
+    /// <returns>(x0, eps), both [N, C, H, W].</returns>
+    public (Tensor X0, Tensor Eps) TeacherX0(Tensor output, Tensor t, Tensor z)
+    {
+        var x0 = (Gather(_teacherX0A, t) * z + Gather(_teacherX0B, t) * output).clamp(-1, 1);   // (1)
+        return (x0, (z - Gather(_alpha, t) * x0) / Gather(_sigma, t));                            // (2)
+    }
+
+    /// <summary>
+    /// One deterministic DDIM step of the teacher (Song et al. 2021, eq. 12 with sigma = 0; the runtime's
+    /// <see cref="DdimSampler"/> at eta 0 with x0 clipped) per sample: x0 and eps from <see cref="TeacherX0"/>, then
+    /// z_prev = alpha_prev x0 + sigma_prev eps.
     /// </summary>
     /// <param name="output">Model output at (z, t), [N, C, H, W].</param>
     /// <param name="t">Timesteps [N] int64.</param>
@@ -126,9 +152,8 @@ public sealed class GuidanceDistillation : IDisposable
     public (Tensor ZPrev, Tensor X0) DdimStep(Tensor output, Tensor t, Tensor tPrev, Tensor z)
     {
         var prev = PrevIndex(tPrev);
-        var x0 = Gather(_toX0A, t) * z + Gather(_toX0B, t) * output;              // (1)
-        var eps = (z - Gather(_alpha, t) * x0) / Gather(_sigma, t);                // (2)
-        return (Gather(_alpha, prev) * x0 + Gather(_sigma, prev) * eps, x0);      // (3)
+        var (x0, eps) = TeacherX0(output, t, z);
+        return (Gather(_alpha, prev) * x0 + Gather(_sigma, prev) * eps, x0);
     }
 
     /// <summary>
@@ -172,7 +197,7 @@ public sealed class GuidanceDistillation : IDisposable
         var (t, _, _) = GridSteps(studentSteps, stepIndex);
         var z = Gather(_alpha, t) * x0 + Gather(_sigma, t) * eps;
         var target = HalvingTarget(teacher, studentSteps, z, stepIndex, y, scale);
-        var x0Student = Gather(_toX0A, t) * z + Gather(_toX0B, t) * student(z, t, y, scale);
+        var x0Student = Gather(_studentX0A, t) * z + Gather(_studentX0B, t) * student(z, t, y, scale);
         var snr = (Gather(_alpha, t) / Gather(_sigma, t)).square().view(-1);
         var weight = clamp_min(snr, 1.0);
         return (weight * (x0Student - target).square().mean([1, 2, 3])).mean();
@@ -195,6 +220,6 @@ public sealed class GuidanceDistillation : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
-        _alpha.Dispose(); _sigma.Dispose(); _toX0A.Dispose(); _toX0B.Dispose();
+        foreach (var t in new[] { _alpha, _sigma, _teacherX0A, _teacherX0B, _studentX0A, _studentX0B, _targetA, _targetB }) t.Dispose();
     }
 }

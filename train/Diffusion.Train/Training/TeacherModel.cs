@@ -1,11 +1,10 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using Diffusion.Onnx;
 using Diffusion.Onnx.Torch;
 using Diffusion.Runtime;
 using Diffusion.Train.Checkpoints;
 using Diffusion.Train.Config;
 using Diffusion.Train.Model;
+using Diffusion.Tools;
 
 namespace Diffusion.Train.Training;
 
@@ -39,17 +38,12 @@ public sealed class TeacherModel : IDisposable
             ck.Ema.eval();
             return new TeacherModel(ck.Config, ck.Ema, ck) { Sha256 = ck.FileSha256 };
         }
-        string card = Path.Combine(path, ModelFolderLayout.CardJson), graph = Path.Combine(path, ModelFolderLayout.Unet);
+        string card = ModelCard.JsonPath(path), graph = Path.Combine(path, ModelFolderLayout.Unet);
         if (!File.Exists(card) || !File.Exists(graph))
             throw new InvalidInputException($"Teacher {path} is a folder without {ModelFolderLayout.CardJson} and {ModelFolderLayout.Unet}; expected a checkpoint file or an exported model folder.");
-        TrainConfig config;
-        try
-        {
-            var node = JsonNode.Parse(File.ReadAllText(card))?[ModelFolderLayout.CardConfigKey]
-                ?? throw new InvalidInputException($"{card}: no '{ModelFolderLayout.CardConfigKey}'; expected a card written by export from a checkpoint.");
-            config = TrainConfig.Parse(node.ToJsonString(), card).Validate();
-        }
-        catch (JsonException e) { throw new InvalidInputException($"{card}: not JSON ({e.Message}).", e); }
+        var node = ModelCard.ReadJson(path)[ModelCard.ConfigKey]
+            ?? throw new InvalidInputException($"{card}: no '{ModelCard.ConfigKey}'; expected a card written by export from a checkpoint.");
+        var config = TrainConfig.Parse(node.ToJsonString(), card).Validate();
         var network = new UNet(config.Model);
         try
         {
