@@ -5,6 +5,7 @@ using Diffusion.Eval.Evaluation;
 using Diffusion.Eval.Judges;
 using Diffusion.Eval.Report;
 using Diffusion.Runtime;
+using Diffusion.Runtime.Generation;
 using Diffusion.Runtime.Onnx;
 using Diffusion.Runtime.Samplers;
 using Spectre.Console;
@@ -84,7 +85,7 @@ public static class EvalCli
     // ---- shared sampling options --------------------------------------------------------------------------------
 
     private sealed record SamplingOptions(Option<string> Sampler, Option<int> Steps, Option<float> Guidance, Option<double> Eta, Option<ulong> Seed,
-        Option<int> Batch, Option<int> Threads, Option<string> Precision)
+        Option<int> Batch, Option<int> Threads, Option<string> Precision, Option<string> Student)
     {
         public static SamplingOptions Create() => new(
             new Option<string>("--sampler") { Description = SamplerFactory.Names, DefaultValueFactory = _ => SamplerFactory.Name(EvalDefaults.Sampler) },
@@ -94,14 +95,15 @@ public static class EvalCli
             new Option<ulong>("--seed") { Description = "noise seed", DefaultValueFactory = _ => EvalDefaults.Seed },
             new Option<int>("--batch") { Description = "images per model call", DefaultValueFactory = _ => 64 },
             new Option<int>("--threads") { Description = "ONNX Runtime threads (0 = physical cores)" },
-            new Option<string>("--precision") { Description = "graphs of the model folder: auto (int8 on the CPU when present), float32 or int8", DefaultValueFactory = _ => "auto" });
+            new Option<string>("--precision") { Description = "graphs of the model folder: auto (int8 on the CPU when present), float32 or int8", DefaultValueFactory = _ => "auto" },
+            new Option<string>("--student") { Description = "distilled students of the model folder: auto (the one for --steps serves it, with DDIM), off or require", DefaultValueFactory = _ => "auto" });
 
-        public void AddTo(Command c) { c.Add(Sampler); c.Add(Steps); c.Add(Guidance); c.Add(Eta); c.Add(Seed); c.Add(Batch); c.Add(Threads); c.Add(Precision); }
+        public void AddTo(Command c) { c.Add(Sampler); c.Add(Steps); c.Add(Guidance); c.Add(Eta); c.Add(Seed); c.Add(Batch); c.Add(Threads); c.Add(Precision); c.Add(Student); }
 
         public PrecisionMode PrecisionOf(ParseResult pr) => RuntimeOptions.ParsePrecision(pr.GetValue(Precision)!);
 
         public SamplingSetting Setting(ParseResult pr)
-            => new(SamplerFactory.Parse(pr.GetValue(Sampler)!), pr.GetValue(Steps), pr.GetValue(Guidance), pr.GetValue(Eta));
+            => new(SamplerFactory.Parse(pr.GetValue(Sampler)!), pr.GetValue(Steps), pr.GetValue(Guidance), pr.GetValue(Eta), StudentModes.Parse(pr.GetValue(Student)!));
     }
 
     // ---- report ---------------------------------------------------------------------------------------------------

@@ -188,6 +188,21 @@ public class GenerateCliTests
     }
 
     [Fact]
+    public void A_student_in_the_folder_serves_its_step_count_and_says_so()
+    {
+        string model = TinyModels.StudentFolder(4);
+        var (code, output, err) = Cli(["--model", model, "--per-class", "1", "--digits", "0-1", "--steps", "4", "--format", "idx", "--out", NewDir()]);
+        Assert.True(code == 0, err);
+        Assert.Contains("4 model calls on unet-student-4.onnx", output);
+        (code, output, err) = Cli(["--model", model, "--per-class", "1", "--digits", "0-1", "--steps", "4", "--student", "off", "--format", "idx", "--out", NewDir()]);
+        Assert.True(code == 0, err);
+        Assert.Contains("4 model calls on unet-guided.onnx", output);
+        (code, _, err) = Cli(["--model", model, "--steps", "5", "--student", "require", "--out", NewDir()]);
+        Assert.Equal(2, code);
+        Assert.Contains("No student was distilled for 5 steps; this model's students take 4 steps.", err);
+    }
+
+    [Fact]
     public void MissingForeignOrPartialModels_AndBadOutput_Exit2()
     {
         string outDir = NewDir();

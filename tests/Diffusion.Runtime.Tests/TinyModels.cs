@@ -104,7 +104,20 @@ internal static class TinyModels
         }
         var props = new Dictionary<string, string>(meta.ToProperties());
         if (editMeta is not null) props = editMeta(props);
-        return MakeModel(MakeGraph(nodes, meta.Graph == GraphKind.Guided ? "unet_guided" : "unet", inputs, outputs, inits), 17, props);
+        return MakeModel(MakeGraph(nodes, UNetSignature.GraphName(meta.Graph), inputs, outputs, inits), 17, props);
+    }
+
+    /// <summary>
+    /// <see cref="Folder"/> plus a "student" of <paramref name="steps"/> steps: the guided tiny model's math under a
+    /// student's metadata (trailing timesteps, scales 1 to 5, distilled from this folder's unet.onnx).
+    /// </summary>
+    public static string StudentFolder(int steps = 4)
+    {
+        string dir = Folder();
+        string sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.IO.File.ReadAllBytes(Path.Combine(dir, "unet.onnx"))));
+        var meta = Meta(GraphKind.Student) with { Student = new StudentInfo(steps, Diffusion.Runtime.Samplers.TimestepSchedule.Create(1000, steps, Diffusion.Runtime.Samplers.TimestepSpacing.Trailing), 1, 5, sha) };
+        Save(Build(meta, guidedInputs: true), Path.Combine(dir, ModelFolderLayout.StudentFile(steps, int8: false)));
+        return dir;
     }
 
     /// <summary>Writes unet.onnx and unet-guided.onnx into a new temp folder.</summary>

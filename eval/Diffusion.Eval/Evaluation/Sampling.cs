@@ -10,7 +10,8 @@ namespace Diffusion.Eval.Evaluation;
 /// <param name="Steps">Sampling steps.</param>
 /// <param name="GuidanceScale">Guidance scale (1 = conditional).</param>
 /// <param name="Eta">DDIM eta (0 = deterministic; ignored by the other samplers).</param>
-public sealed record SamplingSetting(SamplerKind Sampler, int Steps, float GuidanceScale, double Eta = 0)
+/// <param name="Student">Whether a distilled student of the model folder serves the steps (auto: when one was distilled for them).</param>
+public sealed record SamplingSetting(SamplerKind Sampler, int Steps, float GuidanceScale, double Eta = 0, StudentMode Student = StudentMode.Auto)
 {
     /// <summary>"dpm++ 20 steps, guidance 2".</summary>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
@@ -57,13 +58,20 @@ public static class Sampling
         if (perClass < 1) throw new InvalidInputException($"--per-class {perClass}; expected >= 1.");
         var meta = pipeline.Metadata;
         var labels = Enumerable.Range(0, meta.NumClasses).SelectMany(c => Enumerable.Repeat(c, perClass)).ToArray();
-        var result = pipeline.Generate(new GenerationRequest
+        var request = new GenerationRequest
         {
             Labels = labels, GuidanceScale = setting.GuidanceScale, Steps = setting.Steps, Sampler = setting.Sampler,
             SamplerOptions = SamplerOptions.Images with { Eta = setting.Eta }, Seed = seed, BatchSize = batchSize, Progress = progress,
-        }, cancellationToken);
+            Student = setting.Student,
+        };
+        bool student = pipeline.Route(request).Denoiser.Metadata.Graph == GraphKind.Student;
+        var result = pipeline.Generate(request, cancellationToken);
         var px = new float[result.Images.Length];
         Pixels.ToModel(result.ToBytes(), px);
-        return (new ImageSet(px, labels, meta.Height, meta.Width, $"generated ({setting}, seed {seed})", meta.Channels), result.Elapsed.TotalSeconds);
+        // a distilled student serves the request with its own sampler (DDIM): the set says so
+        string what = student
+            ? string.Create(CultureInfo.InvariantCulture, $"the distilled student {result.Graph}: ddim {setting.Steps} steps, guidance {setting.GuidanceScale:0.##}")
+            : setting.ToString();
+        return (new ImageSet(px, labels, meta.Height, meta.Width, $"generated ({what}, seed {seed})", meta.Channels), result.Elapsed.TotalSeconds);
     }
 }
