@@ -17,6 +17,9 @@ public abstract class CommandTestBase : IDisposable
     /// <summary>The export's output folder.</summary>
     protected string Out => Path.Combine(Dir, "out");
 
+    /// <summary>The small preset without dropout under <paramref name="name"/>: a teacher for the distillation tests.</summary>
+    protected static TrainConfig SmallConfig(string name) => new TrainConfig { Name = name, Preset = "small", Model = UNetConfig.Preset("small") with { Dropout = 0 } }.Validate();
+
     /// <summary>Saves a checkpoint of <paramref name="config"/> whose raw and EMA weights differ (random, from <paramref name="seed"/>).</summary>
     /// <param name="config">Training config stored in the checkpoint.</param>
     /// <param name="weightsFor">Architecture of the weights (default: the config's).</param>

@@ -11,7 +11,7 @@ namespace Diffusion.Export.Tests;
 /// <summary>A distilled student exported beside its teacher's graphs and served by the runtime for its step count.</summary>
 public sealed class StudentFolderTests : CommandTestBase
 {
-    private static TrainConfig TeacherConfig() => new TrainConfig { Name = "teacher", Preset = "small", Model = UNetConfig.Preset("small") with { Dropout = 0 } }.Validate();
+    private static TrainConfig TeacherConfig() => SmallConfig("teacher");
 
     private static TrainConfig StudentConfig(string teacherPath, string origin, DistillStage stage = DistillStage.Halving, int steps = 4) => (TeacherConfig() with
     {

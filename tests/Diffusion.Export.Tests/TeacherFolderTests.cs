@@ -9,7 +9,7 @@ namespace Diffusion.Export.Tests;
 /// <summary>A distillation teacher read back from an exported model folder (the release models ship without checkpoints).</summary>
 public sealed class TeacherFolderTests : CommandTestBase
 {
-    private static TrainConfig Config() => new TrainConfig { Name = "teacher-test", Preset = "small", Model = UNetConfig.Preset("small") with { Dropout = 0 } }.Validate();
+    private static TrainConfig Config() => SmallConfig("teacher-test");
 
     [Fact]
     public void An_exported_folder_gives_back_the_checkpoints_EMA_network_exactly()

@@ -119,11 +119,15 @@ public static class EvalRunner
         else
         {
             log($"generating {o.PerClass} images per class ({o.Setting}, seed {o.Seed})");
-            (set, double seconds) = Sampling.Generate(pipeline!, o.Setting, o.PerClass, o.Seed, o.BatchSize, null, ct);
+            var generated = Sampling.Generate(pipeline!, o.Setting, o.PerClass, o.Seed, o.BatchSize, null, ct);
+            (set, double seconds) = (generated.Images, generated.Seconds);
+            var graph = generated.Student ? pipeline!.Students[o.Setting.Steps].Metadata : pipeline!.Metadata;
             info = new GeneratedInfo
             {
-                Source = "runtime", Precision = ModelMetadata.PrecisionName(pipeline!.Precision), Setting = o.Setting.ToString(), Sampler = SamplerFactory.Name(o.Setting.Sampler), Steps = o.Setting.Steps,
+                Source = "runtime", Precision = ModelMetadata.PrecisionName(graph.Precision), Setting = generated.What,
+                Sampler = generated.Student ? SamplerFactory.Name(SamplerKind.Ddim) : SamplerFactory.Name(o.Setting.Sampler), Steps = o.Setting.Steps,
                 GuidanceScale = o.Setting.GuidanceScale, Seed = o.Seed, PerClass = o.PerClass, Count = set.Count, Seconds = Math.Round(seconds, 2),
+                Graph = generated.Graph,
             };
             log(string.Create(CultureInfo.InvariantCulture, $"generated {set.Count} images in {seconds:F1} s"));
         }

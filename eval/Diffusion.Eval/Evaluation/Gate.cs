@@ -98,8 +98,11 @@ public static class Gate
             using var pipeline = EvalRunner.LoadModel(o.Model, o.Threads, o.Precision);
             judges.CheckModel(pipeline.Metadata, o.Model);
             log?.Invoke($"generating {o.PerClass} images per class from {o.Model} ({o.Setting}, seed {o.Seed})");
-            (set, seconds) = Sampling.Generate(pipeline, o.Setting, o.PerClass, o.Seed, o.BatchSize, null, ct);
-            source = string.Create(CultureInfo.InvariantCulture, $"{o.Model} ({ModelMetadata.PrecisionName(pipeline.Precision)} graphs): {o.Setting}, seed {o.Seed}, {o.PerClass} per class");
+            var generated = Sampling.Generate(pipeline, o.Setting, o.PerClass, o.Seed, o.BatchSize, null, ct);
+            (set, seconds) = (generated.Images, generated.Seconds);
+            source = generated.Student
+                ? string.Create(CultureInfo.InvariantCulture, $"{o.Model} ({generated.What}): seed {o.Seed}, {o.PerClass} per class")
+                : string.Create(CultureInfo.InvariantCulture, $"{o.Model} ({ModelMetadata.PrecisionName(pipeline.Precision)} graphs): {o.Setting}, seed {o.Seed}, {o.PerClass} per class");
         }
         if (set.Count == 0) throw new InvalidInputException($"{source}: no images to judge.");
         var metrics = ClassificationMetrics.Compute(set.Labels, judges.Cnn.Score(set).Probabilities, k);

@@ -41,6 +41,14 @@ public static class EvalDefaults
     public static SamplingSetting Setting => new(Sampler, Steps, GuidanceScale);
 }
 
+/// <summary>A generated set and how it was made.</summary>
+/// <param name="Images">The images, class-major.</param>
+/// <param name="Seconds">Wall time of generation.</param>
+/// <param name="Graph">File of the graph that generated them (<see cref="GenerationResult.Graph"/>).</param>
+/// <param name="Student">True when a distilled student served the setting (with DDIM at its own steps).</param>
+/// <param name="What">The setting as it ran: the setting itself, or the student, its sampler, steps and guidance.</param>
+public sealed record GeneratedSet(ImageSet Images, double Seconds, string Graph, bool Student, string What);
+
 /// <summary>Generates labelled sets with the runtime's <see cref="DiffusionPipeline"/>.</summary>
 public static class Sampling
 {
@@ -50,9 +58,9 @@ public static class Sampling
     /// go through bytes exactly as <c>generate --format idx</c> writes them (clamped to [-1, 1], rounded to 0-255),
     /// so a set judged here and the same set judged from IDX files give the same numbers.
     /// </summary>
-    /// <returns>The images and the wall time of generation (seconds).</returns>
+    /// <returns>The images, the wall time of generation (seconds) and the graph that made them.</returns>
     /// <exception cref="InvalidInputException">Invalid setting for this model.</exception>
-    public static (ImageSet Images, double Seconds) Generate(DiffusionPipeline pipeline, SamplingSetting setting, int perClass,
+    public static GeneratedSet Generate(DiffusionPipeline pipeline, SamplingSetting setting, int perClass,
         ulong seed, int batchSize = 64, IProgress<GenerationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         if (perClass < 1) throw new InvalidInputException($"--per-class {perClass}; expected >= 1.");
@@ -72,6 +80,6 @@ public static class Sampling
         string what = student
             ? string.Create(CultureInfo.InvariantCulture, $"the distilled student {result.Graph}: ddim {setting.Steps} steps, guidance {setting.GuidanceScale:0.##}")
             : setting.ToString();
-        return (new ImageSet(px, labels, meta.Height, meta.Width, $"generated ({what}, seed {seed})", meta.Channels), result.Elapsed.TotalSeconds);
+        return new GeneratedSet(new ImageSet(px, labels, meta.Height, meta.Width, $"generated ({what}, seed {seed})", meta.Channels), result.Elapsed.TotalSeconds, result.Graph, student, what);
     }
 }

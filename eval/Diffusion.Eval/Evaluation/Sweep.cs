@@ -47,7 +47,7 @@ public static class Sweep
             foreach (float s in scales)
             {
                 var setting = new SamplingSetting(sampler, n, s);
-                var (images, seconds) = Sampling.Generate(pipeline, setting, perClass, seed, batchSize, null, cancellationToken);
+                var (images, seconds, _, _, _) = Sampling.Generate(pipeline, setting, perClass, seed, batchSize, null, cancellationToken);
                 var e = SetEvaluation.Compute(images, judges, real);
                 var p = new SweepPoint
                 {

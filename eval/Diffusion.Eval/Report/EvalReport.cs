@@ -56,6 +56,8 @@ public sealed record GeneratedInfo
     public string? Setting { get; init; }
     /// <summary>Graphs that generated the images, "float32" or "int8" (runtime only).</summary>
     public string? Precision { get; init; }
+    /// <summary>File of the graph that generated the images, e.g. unet-guided-int8.onnx or a distilled student (runtime only).</summary>
+    public string? Graph { get; init; }
     /// <summary>Sampler name (runtime only).</summary>
     public string? Sampler { get; init; }
     /// <summary>Steps (runtime only).</summary>

@@ -122,7 +122,7 @@ public static class RunExecutor
     private static RunMetrics Evaluate(DiffusionPipeline pipeline, StudyContext ctx, CancellationToken ct)
     {
         var e = ctx.Evaluation;
-        var (set, seconds) = Sampling.Generate(pipeline, e.Setting, e.PerClass, e.Seed, e.Batch, null, ct);
+        var (set, seconds, _, _, _) = Sampling.Generate(pipeline, e.Setting, e.PerClass, e.Seed, e.Batch, null, ct);
         var m = SetEvaluation.Compute(set, ctx.Judges, ctx.Real);
         var features = ctx.Judges.Cnn.Score(set);
         int correct = (int)Math.Round(m.Cnn.Accuracy * set.Count);
