@@ -31,6 +31,7 @@ public sealed class GuidanceDistillation : IDisposable
 {
     private readonly Tensor _alpha, _sigma;                   // [T + 1] float32; index T: after the last step (alpha_bar = 1)
     private readonly Tensor _teacherX0A, _teacherX0B, _studentX0A, _studentX0B, _targetA, _targetB; // [T] float32
+    private readonly Dictionary<int, (Tensor Student, Tensor Mid)> _grids = [];           // per student step count, int64
 
     /// <summary>Creates the objectives.</summary>
     /// <param name="schedule">The teacher's noise schedule.</param>
@@ -203,14 +204,18 @@ public sealed class GuidanceDistillation : IDisposable
         return (weight * (x0Student - target).square().mean([1, 2, 3])).mean();
     }
 
-    // t = student grid[i], t' = teacher grid[2i + 1], t'' = student grid[i + 1] or -1 after the last step
+    // t = student grid[i], t' = teacher grid[2i + 1], t'' = student grid[i + 1] or -1 after the last step; the grids
+    // are made once per step count (every training step of a halving reads them twice: target and loss)
     private (Tensor T, Tensor TMid, Tensor TNext) GridSteps(int studentSteps, Tensor stepIndex)
     {
-        var (student, teacher) = Timesteps(studentSteps);
-        var dev = stepIndex.device;
-        var s = tensor(student.Select(v => (long)v).Append(-1L).ToArray(), device: dev);
-        var mid = tensor(Enumerable.Range(0, studentSteps).Select(i => (long)teacher[2 * i + 1]).ToArray(), device: dev);
-        return (s.index_select(0, stepIndex), mid.index_select(0, stepIndex), s.index_select(0, stepIndex + 1));
+        if (!_grids.TryGetValue(studentSteps, out var grid))
+        {
+            var (student, teacher) = Timesteps(studentSteps);
+            var s = tensor(student.Select(v => (long)v).Append(-1L).ToArray(), device: _alpha.device).DetachFromDisposeScope();
+            var mid = tensor(Enumerable.Range(0, studentSteps).Select(i => (long)teacher[2 * i + 1]).ToArray(), device: _alpha.device).DetachFromDisposeScope();
+            _grids[studentSteps] = grid = (s, mid);
+        }
+        return (grid.Student.index_select(0, stepIndex), grid.Mid.index_select(0, stepIndex), grid.Student.index_select(0, stepIndex + 1));
     }
 
     private Tensor PrevIndex(Tensor tPrev) => where(tPrev < 0, full_like(tPrev, Schedule.T), tPrev);
@@ -221,5 +226,6 @@ public sealed class GuidanceDistillation : IDisposable
     public void Dispose()
     {
         foreach (var t in new[] { _alpha, _sigma, _teacherX0A, _teacherX0B, _studentX0A, _studentX0B, _targetA, _targetB }) t.Dispose();
+        foreach (var (student, mid) in _grids.Values) { student.Dispose(); mid.Dispose(); }
     }
 }
