@@ -46,12 +46,6 @@ public static class ExportCommand
         using var ck = Checkpoint.Load(checkpointPath);
         outDir ??= DefaultFolder(ck);
         OutputPath.CheckFolder(outDir, "--out");
-        if (ck.Config.Model.GuidanceEmbedding)
-        {
-            string file = ExportStudent(ck, outDir, opset);
-            stdout.WriteLine($"wrote {file} ({ck.Config.Distill!.StudentSteps}-step student, scales {ck.Config.Distill.MinScale.ToString(CultureInfo.InvariantCulture)} to {ck.Config.Distill.MaxScale.ToString(CultureInfo.InvariantCulture)}; float32 only: int8 students are not written yet)");
-            return;
-        }
         Int8Calibration? calibration = null;
         if (int8)
         {
@@ -61,15 +55,25 @@ public static class ExportCommand
             else // a bad --data fails before anything is written
                 calibration = Int8Folder.LoadCalibration(data, ck.Config.Model.NumClasses, ck.Config.Model.InChannels, ck.Config.Model.ImageSize, ck.Config.Resize);
         }
-        var result = Export(ck, outDir, opset, ema, calibration);
         var inv = CultureInfo.InvariantCulture;
+        if (ck.Config.Model.GuidanceEmbedding)
+        {
+            var (file, quantized) = ExportStudent(ck, outDir, opset, calibration);
+            stdout.WriteLine(string.Create(inv, $"wrote {file} ({ck.Config.Distill!.StudentSteps}-step student, scales {ck.Config.Distill.MinScale} to {ck.Config.Distill.MaxScale})"));
+            foreach (var r in quantized) WriteInt8Line(stdout, r, calibration!.DataDir);
+            return;
+        }
+        var result = Export(ck, outDir, opset, ema, calibration);
         foreach (var f in result.Files) stdout.WriteLine($"wrote {f}");
-        foreach (var r in result.Int8)
-            stdout.WriteLine(string.Create(inv,
-                $"wrote {r.Path}: {r.Convolutions} int8 convolutions (calibrated on {calibration!.DataDir}); per step vs float32: relative RMS {r.Parity.RelativeRms:F4}, max abs {r.Parity.MaxAbs:F3} on {r.Parity.Images} noised {r.Parity.Split} images"));
+        foreach (var r in result.Int8) WriteInt8Line(stdout, r, calibration!.DataDir);
         foreach (var f in result.Removed) stdout.WriteLine($"removed {f} ({(int8 ? "no calibration data" : "--no-int8")}; it belonged to the earlier export)");
+        foreach (var f in result.RemovedStudents) stdout.WriteLine($"removed {f}: a student distilled from the earlier export, not from this checkpoint (make distill again)");
         stdout.WriteLine(string.Create(inv, $"{result.ParameterCount:N0} parameters; {result.UnetFlops.Total / 1e6:F1} MFLOPs per image ({ModelFolderLayout.Unet}), {result.GuidedFlops.Total / 1e6:F1} ({ModelFolderLayout.Guided}); checkpoint sha256 {ck.FileSha256}, step {ck.Step}"));
     }
+
+    private static void WriteInt8Line(TextWriter stdout, Int8FileResult r, string data)
+        => stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"wrote {r.Path}: {r.Convolutions} int8 convolutions (calibrated on {data}); per step vs float32: relative RMS {r.Parity.RelativeRms:F4}, max abs {r.Parity.MaxAbs:F3} on {r.Parity.Images} noised {r.Parity.Split} images"));
 
     /// <summary>The <c>int8</c> command: (re)writes the int8 graphs of an exported folder, replacing the folder as a whole.</summary>
     /// <param name="modelDir">Exported model folder.</param>
@@ -86,12 +90,11 @@ public static class ExportCommand
         string data = dataDir ?? Path.Combine("data", meta.Dataset);
         var calibration = Int8Folder.LoadCalibration(data, meta.NumClasses, meta.Channels, meta.Height, resize);
         using var folderLock = FolderLock.AcquireBeside(modelDir, "Model folder", stdout.WriteLine);
-        using var staged = StagedFolder.Begin(modelDir, ModelFolderLayout.Int8Pairs.Select(p => p.Int8));
+        using var staged = StagedFolder.Begin(modelDir, ModelFolderLayout.Int8Pairs.Select(p => p.Int8).Concat(ModelFolderLayout.StudentPairs(modelDir).Select(p => p.Int8)));
         var results = Int8Folder.Write(staged.Path, calibration);
+        StudentCard.Update(staged.Path);
         staged.Commit();
-        foreach (var r in results)
-            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"wrote {Path.Combine(modelDir, Path.GetFileName(r.Path))}: {r.Convolutions} int8 convolutions (calibrated on {data}); per step vs float32: relative RMS {r.Parity.RelativeRms:F4}, max abs {r.Parity.MaxAbs:F3} on {r.Parity.Images} noised {r.Parity.Split} images"));
+        foreach (var r in results) WriteInt8Line(stdout, r with { Path = Path.Combine(modelDir, Path.GetFileName(r.Path)) }, data);
     }
 
     /// <summary>
@@ -138,11 +141,14 @@ public static class ExportCommand
 
     /// <summary>
     /// Writes a halving stage's student (issue 18) as <c>unet-student-N.onnx</c> into <paramref name="outDir"/>, beside the
-    /// teacher's graphs (which stay): its metadata names its step count, timesteps, sampler, scale range and the model it
-    /// was distilled from, which must be the model whose graphs the folder holds. Returns the file written.
+    /// teacher's graphs (which stay), and its int8 form <c>unet-student-N-int8.onnx</c> when <paramref name="int8"/> is
+    /// given: its metadata names its step count, timesteps, sampler, scale range and the model it was distilled from,
+    /// which must be the model whose graphs the folder holds. The card's students section (<see cref="StudentCard"/>) and
+    /// int8 entry are rebuilt. Returns the float32 file written and the int8 result.
     /// </summary>
-    /// <exception cref="InvalidInputException">A guidance-stage checkpoint (no step count), or a folder of another model.</exception>
-    public static string ExportStudent(Checkpoint ck, string outDir, int opset = OnnxOpset.Default)
+    /// <exception cref="InvalidInputException">A guidance-stage checkpoint (no step count), a folder of another model, or
+    /// an int8 form over the parity bound (then the folder is unchanged).</exception>
+    public static (string File, IReadOnlyList<Int8FileResult> Int8) ExportStudent(Checkpoint ck, string outDir, int opset = OnnxOpset.Default, Int8Calibration? int8 = null)
     {
         var d = ck.Config.Distill ?? throw new InvalidInputException($"{ck.Path}: a student without a distill section; expected a make distill checkpoint.");
         if (d.Stage != Train.Config.DistillStage.Halving)
@@ -158,10 +164,15 @@ public static class ExportCommand
         var graph = UNetExporter.Build(ck.Ema, meta, GraphKind.Student, new ExportOptions { Opset = opset });
         string name = ModelFolderLayout.StudentFile(d.StudentSteps, int8: false);
         using var folderLock = FolderLock.AcquireBeside(outDir, "Model folder");
-        using var staged = StagedFolder.Begin(outDir, [name, ModelFolderLayout.StudentFile(d.StudentSteps, int8: true)]);
+        // the card is rewritten (students section, int8 entry): staged with the graphs
+        using var staged = StagedFolder.Begin(outDir, [name, ModelFolderLayout.StudentFile(d.StudentSteps, int8: true), ModelFolderLayout.CardJson, ModelFolderLayout.CardMarkdown]);
+        foreach (var card in new[] { ModelFolderLayout.CardJson, ModelFolderLayout.CardMarkdown })
+            if (File.Exists(Path.Combine(outDir, card))) File.Copy(Path.Combine(outDir, card), Path.Combine(staged.Path, card));
         AtomicFile.WriteAllBytes(Path.Combine(staged.Path, name), OnnxHelper.Serialize(graph));
+        var quantized = int8 is null ? [] : Int8Folder.Write(staged.Path, int8, only: [name]);
+        StudentCard.Update(staged.Path);
         staged.Commit();
-        return Path.Combine(outDir, name);
+        return (Path.Combine(outDir, name), quantized.Select(r => r with { Path = Path.Combine(outDir, Path.GetFileName(r.Path)) }).ToList());
     }
 
     // A student goes beside the graphs of the model it was distilled from (or into a folder without graphs)
@@ -184,9 +195,13 @@ public static class ExportCommand
         model.eval();
         var source = new ExportSource(ck.Config.Name, Path.GetFileName(ck.Path), ck.Step, ck.Epoch, TrainingRun.Read(ck.Path, ck.Config, ck.Epoch));
         using var folderLock = FolderLock.AcquireBeside(outDir, "Model folder");
-        using var staged = StagedFolder.Begin(outDir, ModelFolderLayout.ExportFiles);
+        // students' int8 forms are owned (quantized anew or dropped with the teacher's); their float32 graphs are carried
+        // over and kept when they descend from this checkpoint (a re-export of the same weights), else dropped
+        using var staged = StagedFolder.Begin(outDir, ModelFolderLayout.ExportFiles.Concat(ModelFolderLayout.StudentPairs(outDir).Select(p => p.Int8)));
         var written = ModelFolder.Write(model, ck.ToMetadata(GraphKind.Unet, ema), ck.ConfigJson, staged.Path, source, new ExportOptions { Opset = opset });
+        var droppedStudents = DropForeignStudents(staged.Path, ck.FileSha256);
         var quantized = int8 is null ? [] : Int8Folder.Write(staged.Path, int8);
+        StudentCard.Update(staged.Path);
         var removed = ModelFolderLayout.Int8Pairs.Select(p => p.Int8)
             .Where(f => File.Exists(Path.Combine(outDir, f)) && !File.Exists(Path.Combine(staged.Path, f)))
             .Select(f => Path.Combine(outDir, f)).ToList();
@@ -197,6 +212,27 @@ public static class ExportCommand
             Files = written.Files.Select(Final).ToList(),
             Int8 = quantized.Select(r => r with { Path = Final(r.Path) }).ToList(),
             Removed = removed,
+            RemovedStudents = droppedStudents.Select(Final).ToList(),
         };
+    }
+
+    // Deletes the students in folder that were not distilled from checkpointSha256 or the folder's unet.onnx
+    private static List<string> DropForeignStudents(string folder, string checkpointSha256)
+    {
+        var dropped = new List<string>();
+        string unet = Path.Combine(folder, ModelFolderLayout.Unet);
+        string? unetSha = File.Exists(unet) ? Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(unet))) : null;
+        foreach (var (file, _) in ModelFolderLayout.StudentPairs(folder))
+        {
+            string path = Path.Combine(folder, file);
+            string origin;
+            try { origin = ModelMetadata.FromProperties(OnnxHelper.Metadata(LoadOnnx(path)), path).Student?.DistilledFrom ?? ""; }
+            catch (InvalidInputException) { origin = ""; }
+            if (origin.Length > 0 && (string.Equals(origin, checkpointSha256, StringComparison.OrdinalIgnoreCase) || string.Equals(origin, unetSha, StringComparison.OrdinalIgnoreCase)))
+                continue;
+            File.Delete(path);
+            dropped.Add(file);
+        }
+        return dropped;
     }
 }

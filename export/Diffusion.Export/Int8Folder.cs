@@ -51,25 +51,35 @@ public static class Int8Folder
             : new Int8Calibration(dataDir, train, train, "train");
     }
 
-    /// <summary>Quantizes the float32 graphs of <paramref name="modelDir"/>, calibrated on <paramref name="data"/>.</summary>
+    /// <summary>
+    /// Quantizes the float32 graphs of <paramref name="modelDir"/> (the U-Net graphs and every distilled student),
+    /// calibrated on <paramref name="data"/>, or only the files named in <paramref name="only"/>; the card's int8 entry
+    /// lists every int8 graph of the folder afterwards.
+    /// </summary>
     /// <param name="modelDir">Exported model folder (the export's staging folder: it is swapped in only when every file is written).</param>
     /// <param name="data">Calibration and parity images (<see cref="LoadCalibration"/>).</param>
     /// <param name="calibrationImages">Noised training images for calibration.</param>
     /// <param name="parityImages">Noised test images for the parity check.</param>
+    /// <param name="only">Float32 files to quantize (a student just exported), or null for every graph of the folder
+    /// (then int8 forms whose float32 graph is gone are deleted).</param>
     /// <exception cref="InvalidInputException">No float32 graph in the folder, images of another size than the model's, or
     /// an int8 graph further from its float32 graph than <see cref="Int8Quantizer.ParityBound"/> (then nothing is written).</exception>
     public static IReadOnlyList<Int8FileResult> Write(string modelDir, Int8Calibration data,
-        int calibrationImages = Int8Quantizer.CalibrationImages, int parityImages = Int8Quantizer.ParityImages)
+        int calibrationImages = Int8Quantizer.CalibrationImages, int parityImages = Int8Quantizer.ParityImages, IReadOnlyCollection<string>? only = null)
     {
         var present = ModelFolderLayout.Int8Pairs.Where(f => File.Exists(Path.Combine(modelDir, f.Float32))).ToList();
-        if (present.Count == 0)
+        if (present.Count == 0 && only is null)
             throw new InvalidInputException($"Model folder {modelDir} has neither {ModelFolderLayout.Unet} nor {ModelFolderLayout.Guided} to quantize.");
-        var meta = ModelMetadata.FromProperties(Onnx.OnnxHelper.Metadata(ExportCommand.LoadOnnx(Path.Combine(modelDir, present[0].Float32))), present[0].Float32);
+        var students = ModelFolderLayout.StudentPairs(modelDir);
+        var pairs = present.Concat(students).Where(p => only is null || only.Contains(p.Float32)).ToList();
+        if (pairs.Count == 0)
+            throw new InvalidInputException($"Model folder {modelDir} has none of {string.Join(", ", only!)} to quantize.");
+        var meta = ModelMetadata.FromProperties(Onnx.OnnxHelper.Metadata(ExportCommand.LoadOnnx(Path.Combine(modelDir, pairs[0].Float32))), pairs[0].Float32);
         if (data.Train.Height != meta.Height || data.Train.Width != meta.Width || data.Train.Channels != meta.Channels)
             throw new InvalidInputException($"Calibration data {data.DataDir}: [{data.Train.Channels}, {data.Train.Height}, {data.Train.Width}] images; the model takes [{meta.Channels}, {meta.Height}, {meta.Width}].");
 
         var built = new List<(string Name, byte[] Bytes, Int8Graph Graph)>();
-        foreach (var (fl, q) in present)
+        foreach (var (fl, q) in pairs)
         {
             var g = Int8Quantizer.Quantize(File.ReadAllBytes(Path.Combine(modelDir, fl)), data.Train, (data.Parity, data.ParitySplit), calibrationImages, parityImages);
             built.Add((q, g.Model.ToByteArray(), g));
@@ -85,7 +95,12 @@ public static class Int8Folder
             AtomicFile.WriteAllBytes(path, bytes);
             results.Add(new Int8FileResult(path, g.Convolutions, g.Parity));
         }
-        foreach (var (_, q) in ModelFolderLayout.Int8Pairs.Except(present)) Delete(modelDir, q);
+        if (only is null)
+        {
+            foreach (var (_, q) in ModelFolderLayout.Int8Pairs.Except(present)) Delete(modelDir, q);
+            foreach (int n in ModelFolderLayout.StudentSteps(modelDir, int8: true).Except(ModelFolderLayout.StudentSteps(modelDir, int8: false)))
+                Delete(modelDir, ModelFolderLayout.StudentFile(n, int8: true));
+        }
         UpdateCard(modelDir, data.DataDir, calibrationImages, built);
         return results;
     }
@@ -96,11 +111,16 @@ public static class Int8Folder
         if (File.Exists(p)) File.Delete(p);
     }
 
+    // The card's int8 entry: the graphs just built, and those of an earlier write that are still in the folder
     private static void UpdateCard(string modelDir, string dataDir, int calibrationImages, List<(string Name, byte[] Bytes, Int8Graph Graph)> built)
     {
         var inv = CultureInfo.InvariantCulture;
         string mdPath = ModelCard.MarkdownPath(modelDir);
         var graphs = new JsonObject();
+        if (File.Exists(ModelCard.JsonPath(modelDir)) && ModelCard.ReadJson(modelDir)[Int8Key]?[GraphsKey] is JsonObject old)
+            foreach (var (name, entry) in old)
+                if (entry is not null && File.Exists(Path.Combine(modelDir, name)) && !built.Any(b => b.Name == name))
+                    graphs[name] = entry.DeepClone();
         foreach (var (name, bytes, g) in built)
             graphs[name] = new JsonObject
             {
@@ -115,26 +135,39 @@ public static class Int8Folder
                     ["split"] = g.Parity.Split,
                 },
             };
+        // teacher graphs first, then the students by step count
+        var teacher = ModelFolderLayout.Int8Pairs.Select(p => p.Int8).ToList();
+        var studentSteps = ModelFolderLayout.StudentSteps(modelDir, int8: true);
+        int Order(string n) => teacher.Contains(n) ? teacher.IndexOf(n) : teacher.Count + studentSteps.FirstOrDefault(k => ModelFolderLayout.StudentFile(k, true) == n);
+        var ordered = graphs.Select(kv => kv.Key).OrderBy(Order).ToList();
+        var sorted = new JsonObject();
+        foreach (var n in ordered) sorted[n] = graphs[n]!.DeepClone();
         string data = dataDir.Replace('\\', '/');
-        ModelCard.SetJson(modelDir, "int8", new JsonObject
+        ModelCard.SetJson(modelDir, Int8Key, new JsonObject
         {
             ["method"] = "static QDQ: uint8 activations per tensor (min/max), int8 weights per output channel, int32 bias; QLinearConv on the CPU",
             ["calibration"] = new JsonObject { ["data"] = data, ["split"] = "train", ["images"] = calibrationImages, ["guidance_scale"] = Int8Quantizer.Scale },
-            ["graphs"] = graphs,
+            [GraphsKey] = sorted,
         });
         if (!File.Exists(mdPath)) return;
         var sb = new StringBuilder();
         sb.Append("## Int8 graphs (CPU)\n\n");
-        sb.Append(inv, $"{string.Join(" and ", built.Select(b => $"`{b.Name}`"))}: the graphs above with every convolution but the stem (the one that reads x_t) in int8 ");
+        sb.Append(inv, $"{string.Join(" and ", ordered.Select(b => $"`{b}`"))}: the graphs above with every convolution but the stem (the one that reads x_t) in int8 ");
         sb.Append("(QuantizeLinear / DequantizeLinear around it, which ONNX Runtime's CPU provider runs as QLinearConv); the stem, normalisation, attention, activations and guidance stay float32. ");
         sb.Append("The runtime runs them on the CPU by default (`PrecisionMode.Auto`; `--precision float32` runs the exported weights as trained). ");
         sb.Append(inv, $"Activation ranges: min / max of every convolution's input and output over {calibrationImages} forward-noised images of `{data}`'s train split ");
-        sb.Append(inv, $"(t uniform, {ForwardProcess.DefaultNullLabelRate * 100:G}% null labels, guidance scale {Int8Quantizer.Scale:G}); weights per output channel (max |w| / 127).\n\n");
+        sb.Append(inv, $"(t uniform, {ForwardProcess.DefaultNullLabelRate * 100:G}% null labels, guidance scale {Int8Quantizer.Scale:G}; a student's t from its own timesteps); weights per output channel (max |w| / 127).\n\n");
         sb.Append("| File | Convolutions | Bytes | SHA-256 | Per-step difference from float32: relative RMS / max abs |\n|---|---:|---:|---|---|\n");
-        foreach (var (name, bytes, g) in built)
-            sb.Append(inv, $"| {name} | {g.Convolutions} | {bytes.LongLength.ToString("N0", inv)} | `{Convert.ToHexStringLower(SHA256.HashData(bytes))}` | {g.Parity.RelativeRms:F4} / {g.Parity.MaxAbs:F3} ({g.Parity.Images} noised {g.Parity.Split} images) |\n");
+        foreach (var name in ordered)
+        {
+            var e = sorted[name]!;
+            var par = e["parity"]!;
+            sb.Append(inv, $"| {name} | {(int)e["convolutions"]!} | {((long)e["bytes"]!).ToString("N0", inv)} | `{(string)e[ModelFolderLayout.CardSha256Key]!}` | {(double)par["relative_rms"]!:F4} / {(double)par["max_abs"]!:F3} ({(int)par["images"]!} noised {(string)par["split"]!} images) |\n");
+        }
         sb.Append("\nRelative RMS is sqrt(sum (int8 - float32)^2 / sum float32^2) of one model call's output on the same inputs. ");
         sb.Append("Whether that changes what the model draws is measured by `make gate` and `make eval`, which run the default (int8) graphs.\n");
         ModelCard.SetSection(mdPath, ModelCard.Int8Begin, ModelCard.Int8End, sb.ToString());
     }
+
+    private const string Int8Key = "int8", GraphsKey = "graphs";
 }

@@ -29,7 +29,8 @@ public sealed record Int8Graph(ModelProto Model, int Convolutions, Int8Parity Pa
 /// Post-training static int8 quantization of an exported graph (<see cref="GraphPrecision.Int8"/>). Every Conv becomes
 /// the QDQ pattern that ONNX Runtime's CPU provider fuses into QLinearConv:
 /// 1. calibration: the float32 graph runs on <see cref="CalibrationImages"/> forward-noised training images
-///    (x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, DDPM eq. 4; t uniform, 10% null labels, guidance scale 3) with every
+///    (x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, DDPM eq. 4; t uniform, 10% null labels, guidance scale 3; a distilled
+///    student's t from its own timesteps and the scale clamped into its range) with every
 ///    conv input and output as an extra output; each tensor's range is [min(0, lo), max(0, hi)] over all of them;
 /// 2. activations: uint8 with scale (hi - lo) / 255 and the zero point that maps 0 exactly;
 /// 3. weights: int8 per output channel, scale max |w| / 127, zero point 0; bias: int32 at scale s_x s_w;
@@ -55,7 +56,7 @@ public static class Int8Quantizer
     public const double ParityBound = 0.15;
     private const int Batch = 32, CalibrationSeed = 1, ParitySeed = 2;
 
-    /// <summary>Quantizes <paramref name="floatBytes"/> (a serialized <c>unet.onnx</c> or <c>unet-guided.onnx</c>).</summary>
+    /// <summary>Quantizes <paramref name="floatBytes"/> (a serialized <c>unet.onnx</c>, <c>unet-guided.onnx</c> or <c>unet-student-N.onnx</c>).</summary>
     /// <param name="floatBytes">The float32 graph file's bytes.</param>
     /// <param name="calibration">Training split for the activation ranges.</param>
     /// <param name="parity">Held-out split for the parity check, and its name.</param>
@@ -206,7 +207,10 @@ public static class Int8Quantizer
     private static IEnumerable<IDisposableReadOnlyCollection<OrtValue>> Run(InferenceSession sess, ModelMetadata meta, LabelledImages ds, int images, int seed, IReadOnlyList<string> outputs)
     {
         var schedule = meta.CreateSchedule();
-        bool guided = meta.Graph == GraphKind.Guided;
+        // a guided graph and a student take a scale; a student only ever sees its own timesteps, at a scale it learned
+        bool scaled = meta.Graph is GraphKind.Guided or GraphKind.Student;
+        var grid = meta.Student?.Timesteps;
+        float scale = meta.Student is { } st ? (float)Math.Clamp(Scale, st.MinScale, st.MaxScale) : Scale;
         int size = meta.Channels * meta.Height * meta.Width;
         if (ds.ImageSize != size)
             throw new InvalidInputException($"{ds.Source}: calibration images are [{ds.Channels}, {ds.Height}, {ds.Width}]; the model expects [{meta.Channels}, {meta.Height}, {meta.Width}].");
@@ -214,13 +218,13 @@ public static class Int8Quantizer
         for (int done = 0; done < images; done += Batch)
         {
             int n = Math.Min(Batch, images - done);
-            var x = new float[n * size]; var t = new long[n]; var y = new long[n]; var sc = Enumerable.Repeat(Scale, n).ToArray();
+            var x = new float[n * size]; var t = new long[n]; var y = new long[n]; var sc = Enumerable.Repeat(scale, n).ToArray();
             var eps = new float[size];
             var x0 = new float[size];
             for (int i = 0; i < n; i++)
             {
                 int k = rng.Next(ds.Count);
-                t[i] = rng.Next(meta.Timesteps);
+                t[i] = grid is { Count: > 0 } ? grid[rng.Next(grid.Count)] : rng.Next(meta.Timesteps);
                 y[i] = rng.NextDouble() < ForwardProcess.DefaultNullLabelRate ? meta.NumClasses : ds.Labels[k];
                 GaussianNoise.Fill((ulong)seed, done + i, 0, eps);
                 for (int p = 0; p < size; p++) x0[p] = Pixels.ToModel(ds.Pixels[k * size + p]);
@@ -232,7 +236,7 @@ public static class Int8Quantizer
                 [UNetSignature.T] = OrtValue.CreateTensorValueFromMemory(t, [n]),
                 [UNetSignature.Y] = OrtValue.CreateTensorValueFromMemory(y, [n]),
             };
-            if (guided) inputs[UNetSignature.Scale] = OrtValue.CreateTensorValueFromMemory(sc, [n]);
+            if (scaled) inputs[UNetSignature.Scale] = OrtValue.CreateTensorValueFromMemory(sc, [n]);
             try
             {
                 using var ro = new RunOptions();

@@ -31,6 +31,8 @@ public sealed record ExportResult(IReadOnlyList<string> Files, long ParameterCou
     public IReadOnlyList<Int8FileResult> Int8 { get; init; } = [];
     /// <summary>Int8 graphs of the earlier export that the new folder no longer holds.</summary>
     public IReadOnlyList<string> Removed { get; init; } = [];
+    /// <summary>Distilled students of the earlier export that do not descend from the new one (dropped with their int8 forms).</summary>
+    public IReadOnlyList<string> RemovedStudents { get; init; } = [];
 }
 
 /// <summary>

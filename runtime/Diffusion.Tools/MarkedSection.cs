@@ -32,4 +32,21 @@ public static class MarkedSection
         if (after < text.Length && text[after] == '\n') after++;
         return string.Concat(text.AsSpan(0, b), block, text.AsSpan(after));
     }
+
+    /// <summary>Removes the block between the markers from the file <paramref name="path"/> (atomically), if it has one.</summary>
+    /// <returns>False when the file or the block is absent.</returns>
+    /// <exception cref="InvalidInputException">A begin marker without an end.</exception>
+    public static bool Remove(string path, string begin, string end)
+    {
+        if (!File.Exists(path)) return false;
+        string text = File.ReadAllText(path);
+        int b = text.IndexOf(begin, StringComparison.Ordinal);
+        if (b < 0) return false;
+        int e = text.IndexOf(end, b, StringComparison.Ordinal);
+        if (e < 0) throw new InvalidInputException($"{path}: has '{begin}' but no '{end}'; remove the partial section.");
+        int after = e + end.Length;
+        if (after < text.Length && text[after] == '\n') after++;
+        AtomicFile.WriteAllText(path, string.Concat(text.AsSpan(0, b).TrimEnd('\n'), "\n", text.AsSpan(after)));
+        return true;
+    }
 }

@@ -1,3 +1,4 @@
+using Diffusion.Tools;
 using Diffusion.Train.Checkpoints;
 using Diffusion.Train.Config;
 using Diffusion.Train.Model;
@@ -16,6 +17,21 @@ public abstract class CommandTestBase : IDisposable
     protected StringWriter Stderr { get; } = new();
     /// <summary>The export's output folder.</summary>
     protected string Out => Path.Combine(Dir, "out");
+
+    /// <summary>An IDX folder with train and t10k splits of blurred random digits-sized images.</summary>
+    protected string IdxData()
+    {
+        string data = Path.Combine(Dir, "data");
+        var rng = new Random(5);
+        foreach (var (split, n) in new[] { ("train", 96), ("t10k", 48) })
+        {
+            var pixels = new byte[n * 784];
+            for (int i = 0; i < pixels.Length; i++) pixels[i] = (byte)(rng.NextDouble() < 0.2 ? 255 : 0);
+            Idx.Write(Path.Combine(data, $"{split}-images-idx3-ubyte"), [n, 28, 28], pixels);
+            Idx.Write(Path.Combine(data, $"{split}-labels-idx1-ubyte"), [n], Enumerable.Range(0, n).Select(i => (byte)(i % 10)).ToArray());
+        }
+        return data;
+    }
 
     /// <summary>The small preset without dropout under <paramref name="name"/>: a teacher for the distillation tests.</summary>
     protected static TrainConfig SmallConfig(string name) => new TrainConfig { Name = name, Preset = "small", Model = UNetConfig.Preset("small") with { Dropout = 0 } }.Validate();

@@ -26,20 +26,7 @@ public sealed class Int8Tests : CommandTestBase
     private string SaveCheckpoint(int seed) => SaveCheckpoint(
         new TrainConfig { Name = "int8-test", Preset = "small", Model = UNetConfig.Preset("small") }.Validate(), seed: seed, folder: $"run{seed}");
 
-    /// <summary>An IDX folder with train and t10k splits of blurred random digits-sized images.</summary>
-    private string Data()
-    {
-        string data = Path.Combine(Dir, "data");
-        var rng = new Random(5);
-        foreach (var (split, n) in new[] { ("train", 96), ("t10k", 48) })
-        {
-            var pixels = new byte[n * 784];
-            for (int i = 0; i < pixels.Length; i++) pixels[i] = (byte)(rng.NextDouble() < 0.2 ? 255 : 0);
-            Idx.Write(Path.Combine(data, $"{split}-images-idx3-ubyte"), [n, 28, 28], pixels);
-            Idx.Write(Path.Combine(data, $"{split}-labels-idx1-ubyte"), [n], Enumerable.Range(0, n).Select(i => (byte)(i % 10)).ToArray());
-        }
-        return data;
-    }
+    private string Data() => IdxData();
 
     private int Export(string ck, bool int8, string? data) =>
         ExportCli.Run(["export", "--checkpoint", ck, "--out", Out, .. (int8 ? Array.Empty<string>() : ["--no-int8"]), .. (data is null ? Array.Empty<string>() : ["--data", data])], Stdout, Stderr);

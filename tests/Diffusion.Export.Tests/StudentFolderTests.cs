@@ -1,3 +1,6 @@
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using Diffusion.Onnx;
 using Diffusion.Runtime;
 using Diffusion.Runtime.Generation;
 using Diffusion.Runtime.Samplers;
@@ -104,5 +107,59 @@ public sealed class StudentFolderTests : CommandTestBase
         Assert.Equal(InvalidInputException.ExitCode, ExportCli.Run(["export", "--checkpoint", guidance, "--out", elsewhere], Stdout, Stderr));
         Assert.Contains("is the guidance stage's student", Stderr.ToString());
         Assert.NotNull(student);
+    }
+
+    [Fact]
+    public void A_student_gets_an_int8_form_and_a_card_section_and_the_CPU_default_samples_with_it()
+    {
+        string data = IdxData();
+        string teacher = SaveCheckpoint(TeacherConfig(), folder: "teacher");
+        Assert.Equal(0, ExportCli.Run(["export", "--checkpoint", teacher, "--out", Out, "--data", data], Stdout, Stderr));
+        string origin;
+        using (var ck = Checkpoint.Load(teacher)) origin = ck.FileSha256;
+        string student = SaveCheckpoint(StudentConfig(teacher, origin, steps: 4), seed: 21, folder: "steps-4");
+        Assert.True(ExportCli.Run(["export", "--checkpoint", student, "--out", Out, "--data", data], Stdout, Stderr) == 0, Stderr.ToString());
+        string q = Path.Combine(Out, ModelFolderLayout.StudentFile(4, true)), f = Path.Combine(Out, ModelFolderLayout.StudentFile(4, false));
+        Assert.Contains($"wrote {q}: ", Stdout.ToString());
+
+        // the int8 student: quantized from the float32 student, a student graph with the same step count and timesteps
+        var meta = ModelMetadata.FromProperties(OnnxHelper.Metadata(OnnxHelper.Load(q)), q);
+        Assert.Equal((GraphKind.Student, GraphPrecision.Int8), (meta.Graph, meta.Precision));
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(f))), meta.QuantizedFrom);
+        Assert.Equal([999, 749, 499, 249], meta.Student!.Timesteps);
+
+        // the card: the teacher's int8 entries kept, the student's added; the students section lists the file
+        var card = JsonNode.Parse(File.ReadAllText(Path.Combine(Out, ModelFolderLayout.CardJson)))!;
+        Assert.Equal([ModelFolderLayout.UnetInt8, ModelFolderLayout.GuidedInt8, ModelFolderLayout.StudentFile(4, true)],
+            card["int8"]!["graphs"]!.AsObject().Select(kv => kv.Key).ToArray());
+        var entry = card[StudentCard.Key]![ModelFolderLayout.StudentFile(4, false)]!;
+        Assert.Equal(4, (int)entry["steps"]!);
+        Assert.Equal(ModelFolderLayout.StudentFile(4, true), (string)entry["int8"]!);
+        Assert.Equal(origin, (string)entry["distilled_from"]!);
+        string md = File.ReadAllText(Path.Combine(Out, ModelFolderLayout.CardMarkdown));
+        Assert.Contains("## Distilled students", md);
+        Assert.Contains($"| `{ModelFolderLayout.StudentFile(4, false)}` | 4 | 999, 749, 499, 249 |", md);
+        Assert.Contains($"| {ModelFolderLayout.StudentFile(4, true)} |", md);
+
+        // on the CPU the default precision takes the int8 student with the teacher's int8 graphs
+        using (var pipeline = DiffusionPipeline.Load(Out))
+        {
+            var r = pipeline.Generate(new GenerationRequest { Labels = [1, 2], Steps = 4, GuidanceScale = 3f, Seed = 1 });
+            Assert.Equal(ModelFolderLayout.StudentFile(4, true), r.Graph);
+            Assert.All(r.Images, v => Assert.True(float.IsFinite(v)));
+        }
+
+        // re-exporting the teacher's checkpoint keeps its student (and quantizes it again); another checkpoint drops it
+        Assert.Equal(0, ExportCli.Run(["export", "--checkpoint", teacher, "--out", Out, "--data", data], Stdout, Stderr));
+        Assert.True(File.Exists(q) && File.Exists(f));
+        Assert.Contains("## Distilled students", File.ReadAllText(Path.Combine(Out, ModelFolderLayout.CardMarkdown)));
+        string other = SaveCheckpoint(TeacherConfig(), seed: 51, folder: "other-teacher");
+        Stdout.GetStringBuilder().Clear();
+        Assert.Equal(0, ExportCli.Run(["export", "--checkpoint", other, "--out", Out, "--data", data], Stdout, Stderr));
+        Assert.Contains($"removed {f}: a student distilled from the earlier export", Stdout.ToString());
+        Assert.False(File.Exists(q) || File.Exists(f));
+        Assert.DoesNotContain("## Distilled students", File.ReadAllText(Path.Combine(Out, ModelFolderLayout.CardMarkdown)));
+        Assert.Null(JsonNode.Parse(File.ReadAllText(Path.Combine(Out, ModelFolderLayout.CardJson)))![StudentCard.Key]);
+        using (var pipeline = DiffusionPipeline.Load(Out)) Assert.Empty(pipeline.Students);
     }
 }
