@@ -159,8 +159,8 @@ public static class EvalCli
             Log($"report: {Path.Combine(folder, "report.md")} ({report.Seconds.ToString("F0", Inv)} s)");
             if (cardPath is not null)
             {
-                ModelCardSection.Update(cardPath, report, Path.GetRelativePath(Directory.GetCurrentDirectory(), folder));
-                Log($"card: {cardPath} (Quality section)");
+                string section = ModelCardSection.Update(cardPath, report, Path.GetRelativePath(Directory.GetCurrentDirectory(), folder));
+                Log($"card: {cardPath} ({section})");
             }
             return 0;
         });

@@ -40,7 +40,7 @@ public static class ExportCli
         export.SetAction(r => Translating(stderr, () => ExportCommand.Run(r.GetValue(checkpoint)!, r.GetValue(output), r.GetValue(opset), !r.GetValue(noEma), !r.GetValue(noInt8), r.GetValue(data), stdout, stderr)));
         var modelDir = new Option<string>("--model") { Description = "Exported model folder.", DefaultValueFactory = _ => Path.Combine("models", "mnist") };
         var resize = new Option<string>("--resize") { Description = "Image folder: images of another size than the model's are refuse(d), or resized linear or cubic (as the training run did).", DefaultValueFactory = _ => "refuse" };
-        var int8 = new Command("int8", $"(Re)write {ModelFolderLayout.UnetInt8} and {ModelFolderLayout.GuidedInt8} of an exported folder, calibrated on data/<dataset>, and their model-card section.") { modelDir, data, resize };
+        var int8 = new Command("int8", $"(Re)write {ModelFolderLayout.UnetInt8}, {ModelFolderLayout.GuidedInt8} and the int8 forms of the distilled students of an exported folder, calibrated on data/<dataset>, and their model-card section.") { modelDir, data, resize };
         int8.SetAction(r => Translating(stderr, () => ExportCommand.RunInt8(r.GetValue(modelDir)!, r.GetValue(data), stdout, Imaging.ImageFolderDataset.ParseResize(r.GetValue(resize)!))));
         var presets = new Command("presets", "Print parameters, FLOPs per image and file size of each model preset (Markdown).");
         presets.SetAction(_ => ExportCommand.DescribePresets(stdout));

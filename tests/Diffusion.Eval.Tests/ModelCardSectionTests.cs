@@ -2,6 +2,7 @@ using Diffusion.Eval.Evaluation;
 using Diffusion.Eval.Metrics;
 using Diffusion.Eval.Report;
 using Diffusion.Runtime;
+using Diffusion.Tools;
 
 namespace Diffusion.Eval.Tests;
 
@@ -63,6 +64,33 @@ public class ModelCardSectionTests
         File.WriteAllText(card, "# card\n" + ModelCardSection.Begin + "\nhalf\n");
         var e = Assert.Throws<InvalidInputException>(() => ModelCardSection.Update(card, Report(1), "r"));
         Assert.Contains(card, e.Message);
+        Directory.Delete(dir, true);
+    }
+
+    [Fact]
+    public void A_student_report_sets_its_own_row_of_the_students_table_and_leaves_the_Quality_section()
+    {
+        string dir = Directory.CreateTempSubdirectory().FullName;
+        string card = Path.Combine(dir, ModelFolderLayout.CardMarkdown);
+        File.WriteAllText(card, "# Model card\n");
+        File.WriteAllText(Path.Combine(dir, ModelFolderLayout.CardJson), "{}\n");
+        ModelCardSection.Update(card, Report(0.8), "teacher");
+        EvalReport Student(int steps, double acc) => Report(acc) with
+        {
+            Generated = new GeneratedInfo { Student = true, Graph = ModelFolderLayout.StudentFile(steps, false), Steps = steps, GuidanceScale = 3, Count = 10, Seed = 1, Seconds = 0.5 },
+        };
+        Assert.Equal("students' quality table", ModelCardSection.Update(card, Student(4, 0.7), "s4"));
+        ModelCardSection.Update(card, Student(2, 0.6), "s2");
+        ModelCardSection.Update(card, Student(4, 0.9), "s4b");   // the 4-step row replaced
+        string text = File.ReadAllText(card);
+        Assert.Contains("80.00 %", text[..text.IndexOf(ModelCard.StudentQualityBegin, StringComparison.Ordinal)]); // the teacher's Quality section stays
+        string table = text[text.IndexOf(ModelCard.StudentQualityBegin, StringComparison.Ordinal)..];
+        int two = table.IndexOf("| `unet-student-2.onnx` | 2 | 3 | 10 | 60.00 % |", StringComparison.Ordinal);
+        int four = table.IndexOf("| `unet-student-4.onnx` | 4 | 3 | 10 | 90.00 % |", StringComparison.Ordinal);
+        Assert.True(two > 0 && four > two, table);                // one row per graph, by steps
+        Assert.DoesNotContain("70.00 %", table);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, ModelFolderLayout.CardJson)))!;
+        Assert.Equal("s4b/report.md", (string)json[ModelCardSection.StudentQualityKey]!["unet-student-4.onnx"]!["report"]!);
         Directory.Delete(dir, true);
     }
 }

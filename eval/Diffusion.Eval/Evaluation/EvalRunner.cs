@@ -127,7 +127,7 @@ public static class EvalRunner
                 Source = "runtime", Precision = ModelMetadata.PrecisionName(graph.Precision), Setting = generated.What,
                 Sampler = generated.Student ? SamplerFactory.Name(SamplerKind.Ddim) : SamplerFactory.Name(o.Setting.Sampler), Steps = o.Setting.Steps,
                 GuidanceScale = o.Setting.GuidanceScale, Seed = o.Seed, PerClass = o.PerClass, Count = set.Count, Seconds = Math.Round(seconds, 2),
-                Graph = generated.Graph,
+                Graph = generated.Graph, Student = generated.Student,
             };
             log(string.Create(CultureInfo.InvariantCulture, $"generated {set.Count} images in {seconds:F1} s"));
         }

@@ -58,6 +58,8 @@ public sealed record GeneratedInfo
     public string? Precision { get; init; }
     /// <summary>File of the graph that generated the images, e.g. unet-guided-int8.onnx or a distilled student (runtime only).</summary>
     public string? Graph { get; init; }
+    /// <summary>Whether a distilled student generated the images (runtime only).</summary>
+    public bool? Student { get; init; }
     /// <summary>Sampler name (runtime only).</summary>
     public string? Sampler { get; init; }
     /// <summary>Steps (runtime only).</summary>
