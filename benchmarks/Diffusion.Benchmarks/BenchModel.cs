@@ -58,7 +58,23 @@ public static class BenchModel
             NumClasses = model.Config.NumClasses, Prediction = PredictionType.Epsilon,
             Ema = false, ConfigSha256 = "untrained", SourceCommit = "untrained", Architecture = preset,
         }.WithSchedule(new ScheduleSpec(NoiseScheduleKind.Cosine, timesteps));
-        return ModelFolder.Write(model, meta, null, dir, new ExportSource($"untrained-{preset}"));
+        var result = ModelFolder.Write(model, meta, null, dir, new ExportSource($"untrained-{preset}"));
+
+        // and a 4-step student of it (guidance embedded, v prediction as make distill trains them), so the end-to-end
+        // benchmark times the few-step path beside the samplers
+        using var student = new UNet(UNetConfig.Preset(preset) with { GuidanceEmbedding = true });
+        student.eval();
+        string unetSha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Path.Combine(dir, ModelFolderLayout.Unet))));
+        const int steps = 4;
+        var studentMeta = meta with
+        {
+            Prediction = PredictionType.V,
+            Student = new StudentInfo(steps, Runtime.Samplers.TimestepSchedule.Create(timesteps, steps, Runtime.Samplers.TimestepSpacing.Trailing), 1, 6, unetSha),
+        };
+        AtomicFile.WriteAllBytes(Path.Combine(dir, ModelFolderLayout.StudentFile(steps, int8: false)),
+            OnnxHelper.Serialize(UNetExporter.Build(student, studentMeta, GraphKind.Student)));
+        StudentCard.Update(dir);
+        return result;
     }
 
     /// <summary>The U-Net configuration stored in <c>model-card.json</c>.</summary>

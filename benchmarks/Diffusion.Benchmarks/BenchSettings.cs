@@ -14,13 +14,20 @@ public enum Suite
     Smoke,
 }
 
-/// <summary>A sampler at a number of steps, as a benchmark parameter ("dpm++ 20").</summary>
-/// <param name="Kind">Sampler.</param>
+/// <summary>A sampler at a number of steps, as a benchmark parameter ("dpm++ 20"), or a distilled student ("student 4").</summary>
+/// <param name="Kind">Sampler (a student's is DDIM, the one it was distilled for).</param>
 /// <param name="Steps">Sampling steps.</param>
-public sealed record SamplerCase(SamplerKind Kind, int Steps)
+/// <param name="Student">The folder's student for <paramref name="Steps"/> serves it (one pass per step); else the teacher's graphs.</param>
+public sealed record SamplerCase(SamplerKind Kind, int Steps, bool Student = false)
 {
-    /// <summary>"ddpm 1000", "ddim 20", "dpm++ 10".</summary>
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{SamplerFactory.Name(Kind)} {Steps}");
+    /// <summary>Name of the student cases' sampler column.</summary>
+    public const string StudentName = "student";
+
+    /// <summary>A case of the folder's <paramref name="steps"/>-step student.</summary>
+    public static SamplerCase OfStudent(int steps) => new(SamplerKind.Ddim, steps, Student: true);
+
+    /// <summary>"ddpm 1000", "ddim 20", "dpm++ 10", "student 4".</summary>
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{(Student ? StudentName : SamplerFactory.Name(Kind))} {Steps}");
 }
 
 /// <summary>
@@ -64,6 +71,8 @@ public sealed record BenchSettings
     public float GuidanceScale { get; init; } = 3f;
     /// <summary>Samplers of the end-to-end benchmark (DDPM at T is benchmarked separately: one iteration).</summary>
     public SamplerCase[] Samplers { get; init; } = [new(SamplerKind.Ddim, 20), new(SamplerKind.DpmSolverPlusPlus, 10), new(SamplerKind.DpmSolverPlusPlus, 20)];
+    /// <summary>Step counts of the model folder's distilled students: the end-to-end benchmark times each beside the samplers.</summary>
+    public int[] StudentSteps { get; init; } = [];
     /// <summary>Steps of the DDPM end-to-end case (T for the full suite), 0 to skip it.</summary>
     public int DdpmSteps { get; init; } = 1000;
     /// <summary>

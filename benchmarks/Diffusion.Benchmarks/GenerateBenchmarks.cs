@@ -7,7 +7,7 @@ namespace Diffusion.Benchmarks;
 /// <summary>
 /// Generation end to end through the runtime's <see cref="DiffusionPipeline"/>: <see cref="BenchSettings.Images"/>
 /// guided digits (an equal share of every class, guidance scale <see cref="BenchSettings.GuidanceScale"/>, so
-/// unet-guided.onnx runs once per step), all cores. One operation = the whole set.
+/// unet-guided.onnx runs once per step, or a distilled student once per step of its own), all cores. One operation = the whole set.
 /// </summary>
 [MemoryDiagnoser]
 public class GenerateBenchmarks
@@ -19,8 +19,8 @@ public class GenerateBenchmarks
     [ParamsSource(nameof(Cases))]
     public SamplerCase Sampler { get; set; } = new(SamplerKind.DpmSolverPlusPlus, 20);
 
-    /// <summary>The suite's samplers (DDPM at T runs in <see cref="DdpmGenerateBenchmarks"/>).</summary>
-    public static IEnumerable<SamplerCase> Cases => BenchSettings.Current.Samplers;
+    /// <summary>The suite's samplers (DDPM at T runs in <see cref="DdpmGenerateBenchmarks"/>), then the folder's students.</summary>
+    public static IEnumerable<SamplerCase> Cases => BenchSettings.Current.Samplers.Concat(BenchSettings.Current.StudentSteps.Select(SamplerCase.OfStudent));
 
     /// <summary>Loads both graphs (all cores) and builds the request.</summary>
     [GlobalSetup]
@@ -125,6 +125,8 @@ public static class GenerateSetup
             GuidanceScale = s.GuidanceScale,
             Steps = sampler.Steps,
             Sampler = sampler.Kind,
+            // a student case must be served by the student, and a teacher case by the teacher's graphs
+            Student = sampler.Student ? StudentMode.Require : StudentMode.Off,
             Seed = 1,
             BatchSize = batch,
         };

@@ -70,7 +70,7 @@ public static class SuiteRunner
         var settings = BenchSettings.For(o.Suite, modelDir, meta.Timesteps, threads, o.ResultsDir);
         var classes = Select(o.Filter, settings);
         bool int8 = File.Exists(Path.Combine(modelDir, ModelFolderLayout.UnetInt8)) && File.Exists(Path.Combine(modelDir, ModelFolderLayout.GuidedInt8));
-        settings = settings with { HasInt8 = int8 };
+        settings = settings with { HasInt8 = int8, StudentSteps = ModelFolderLayout.StudentSteps(modelDir, int8: false).ToArray() };
         var precision = DiffusionPipeline.SelectFiles(modelDir, OrtStep.Options(threads)).Precision;
         Console.WriteLine(int8 ? $"bench: the step benchmark also times {modelDir}'s int8 graphs; pipelines run the {precision} graphs (the runtime's default)"
             : $"bench: {modelDir} has no int8 graphs (export writes them); everything runs the float32 graphs");

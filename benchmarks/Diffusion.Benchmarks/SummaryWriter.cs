@@ -1,3 +1,4 @@
+using Diffusion.Runtime.Samplers;
 using System.Globalization;
 using System.Text;
 using Diffusion.Runtime;
@@ -21,6 +22,10 @@ public static class SummaryWriter
     public const double PeakFractionTarget = 0.40;
     /// <summary>Target: seconds for 1,000 guided digits with DPM-Solver++ at 20 steps.</summary>
     public const double GenerateSecondsTarget = 60;
+    /// <summary>Target (issue 18): seconds for 1,000 guided digits with the 4-step distilled student.</summary>
+    public const double StudentSecondsTarget = 3;
+    /// <summary>Steps of the student the target is for.</summary>
+    public const int StudentTargetSteps = 4;
     /// <summary>"Small constant" for allocation per step: bytes per step the slope may show (a few ints of per-generation arrays).</summary>
     public const double BytesPerStepTarget = 16;
 
@@ -155,7 +160,23 @@ public static class SummaryWriter
                 genText += "; presets: " + string.Join(", ", i.PresetFlopsPerImage.Select(kv => string.Create(Inv, $"{kv.Key} {kv.Value / 1e6:F0}")));
             genText += ")";
         }
-        sb.Append(Inv, $"| 1,000 guided digits with DPM-Solver++ 20 steps < {GenerateSecondsTarget:F0} s | {genText} | {(genMet is null && genText != "-" ? "not measured at 1,000" : Yes(genMet))} |\n\n");
+        sb.Append(Inv, $"| 1,000 guided digits with DPM-Solver++ 20 steps < {GenerateSecondsTarget:F0} s | {genText} | {(genMet is null && genText != "-" ? "not measured at 1,000" : Yes(genMet))} |\n");
+
+        // 5. 1,000 guided digits at 4 steps with the distilled student, beside the teacher's DPM-Solver++ 20 and 10 (same run)
+        bool? studentMet = null;
+        string studentText = "no student in the model folder (make distill, then export its checkpoint into the folder)";
+        var gen = r.Of("GenerateBenchmarks").ToDictionary(x => x.Parameters.GetValueOrDefault("Sampler") ?? "", StringComparer.Ordinal);
+        if (gen.TryGetValue(new SamplerCase(SamplerKind.Ddim, StudentTargetSteps, Student: true).ToString(), out var st))
+        {
+            double s = st.MedianNs / 1e9;
+            studentMet = i.Images >= 1000 ? s <= StudentSecondsTarget : null;
+            studentText = string.Create(Inv, $"{i.Images:N0} digits in {s:F2} s");
+            foreach (int n in new[] { 20, 10 })
+                if (gen.TryGetValue(new SamplerCase(SamplerKind.DpmSolverPlusPlus, n).ToString(), out var t))
+                    studentText += string.Create(Inv, $"; the teacher's DPM-Solver++ {n}: {t.MedianNs / 1e9:F1} s ({t.MedianNs / st.MedianNs:F1}x the student's time)");
+            if (!i.Trained) studentText += " (untrained weights: speed only)";
+        }
+        sb.Append(Inv, $"| 1,000 guided digits at {StudentTargetSteps} steps with the distilled student <= {StudentSecondsTarget:F0} s | {studentText} | {(studentMet is null && studentText.Contains(" s;", StringComparison.Ordinal) ? "not measured at 1,000" : Yes(studentMet))} |\n\n");
     }
 
     private static string ModeName(string method) => method == "GenerateConcurrent"
@@ -208,7 +229,8 @@ public static class SummaryWriter
         if (rows.Count == 0 && tuning.Count == 0) return;
         var i = r.Info;
         sb.Append(Inv, $"### End to end: {i.Images:N0} guided digits (scale {i.GuidanceScale:G}, {i.Images / 10:N0} per class)\n\n");
-        sb.Append(Inv, $"`DiffusionPipeline.Generate` with {(i.PipelinePrecision == "int8" ? $"{ModelFolderLayout.GuidedInt8} (the runtime's default on the CPU; GFLOP/s count the float32 graph's FLOPs)" : ModelFolderLayout.Guided)}: one model call per step; sampler, noise and buffers included.\n\n");
+        sb.Append(Inv, $"`DiffusionPipeline.Generate` with {(i.PipelinePrecision == "int8" ? $"{ModelFolderLayout.GuidedInt8} (the runtime's default on the CPU; GFLOP/s count the float32 graph's FLOPs)" : ModelFolderLayout.Guided)}: one model call per step; sampler, noise and buffers included. ");
+        sb.Append($"Rows named student are the folder's distilled students (`{ModelFolderLayout.StudentFile(4, false)}` and the like, at the teacher's graphs' precision): DDIM on their own timesteps, one U-Net pass per step with the guidance scale as an input (GFLOP/s count {ModelFolderLayout.Unet}'s FLOPs).\n\n");
         if (rows.Count > 0)
         {
             sb.Append(Inv, $"Samplers, batch {i.GenerateBatch}, one request, all cores:\n\n");
@@ -220,7 +242,9 @@ public static class SummaryWriter
                 // the DDPM case times fewer images (RunInfo.DdpmImages); time is linear in the number of images
                 int n = x.Type == "DdpmGenerateBenchmarks" && i.DdpmImages > 0 ? i.DdpmImages : i.Images;
                 double s = x.MedianNs / 1e9;
-                sb.Append(Inv, $"| {name.Split(' ')[0]} | {steps} | {n:N0} | {x.Iterations} | {s:F1} | {s * i.Images / n:F1}{(n != i.Images ? " (scaled)" : "")} | {n / s:F1} | {s * 1e3 / n:F2} | {s * 1e3 / n / steps:F3} | {(double)i.GuidedFlopsPerImage * n * steps / x.MedianNs:F1} |\n");
+                // a student runs one U-Net pass per step (its guidance embedding adds a few small matrix products)
+                long flops = name.StartsWith(SamplerCase.StudentName, StringComparison.Ordinal) ? i.UnetFlopsPerImage : i.GuidedFlopsPerImage;
+                sb.Append(Inv, $"| {name.Split(' ')[0]} | {steps} | {n:N0} | {x.Iterations} | {s:F1} | {s * i.Images / n:F1}{(n != i.Images ? " (scaled)" : "")} | {n / s:F1} | {s * 1e3 / n:F2} | {s * 1e3 / n / steps:F3} | {(double)flops * n * steps / x.MedianNs:F1} |\n");
             }
             sb.Append('\n');
         }

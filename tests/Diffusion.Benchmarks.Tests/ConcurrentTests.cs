@@ -27,4 +27,24 @@ public sealed class ConcurrentTests : IDisposable
         Assert.Equal(whole.Images, parts.SelectMany(p => p.Images).ToArray());
         Assert.Equal(whole.Labels, parts.SelectMany(p => p.Labels).ToArray());
     }
+
+    [Fact]
+    public void The_untrained_folder_has_a_student_and_the_student_case_is_served_by_it()
+    {
+        BenchSettings.Current = new BenchSettings { ModelDir = _dir, Images = 6, AllThreads = 1 };
+        try
+        {
+            var (pipeline, request) = GenerateSetup.Create(SamplerCase.OfStudent(4), 3);
+            using (pipeline)
+            {
+                var r = pipeline.Generate(request);
+                Assert.Equal(Diffusion.Runtime.ModelFolderLayout.StudentFile(4, false), r.Graph);
+                Assert.Equal(2 * 4, r.ModelCalls);   // 2 batches of 3, one pass per step
+            }
+            var (teacher, teacherRequest) = GenerateSetup.Create(new SamplerCase(SamplerKind.Ddim, 4), 3);
+            using (teacher) Assert.Equal(Diffusion.Runtime.ModelFolderLayout.Guided, teacher.Generate(teacherRequest).Graph);
+            Assert.Equal("student 4", SamplerCase.OfStudent(4).ToString());
+        }
+        finally { BenchSettings.Current = new BenchSettings(); }
+    }
 }

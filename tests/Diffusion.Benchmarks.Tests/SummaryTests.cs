@@ -48,6 +48,25 @@ public sealed class SummaryTests : IDisposable
     }
 
     [Fact]
+    public void The_student_target_is_its_time_for_the_set_with_the_teachers_times_of_the_same_run()
+    {
+        Info();
+        Report("GenerateBenchmarks", Case("GenerateBenchmarks", "Generate", "Sampler=dpm++ 20", 25e9), Case("GenerateBenchmarks", "Generate", "Sampler=dpm++ 10", 12.8e9),
+            Case("GenerateBenchmarks", "Generate", "Sampler=student 4", 2.5e9));
+        string md = SummaryWriter.Write(BenchResults.Read(_dir));
+        Assert.Contains("| 1,000 guided digits at 4 steps with the distilled student <= 3 s | 1,000 digits in 2.50 s; the teacher's DPM-Solver++ 20: 25.0 s (10.0x the student's time); the teacher's DPM-Solver++ 10: 12.8 s (5.1x the student's time) | **met** |", md);
+        // its GFLOP/s count one U-Net pass per step: 0.5 GFLOP x 1,000 x 4 / 2.5 s
+        Assert.Contains("| student | 4 | 1,000 | 15 | 2.5 | 2.5 | 400.0 | 2.50 | 0.625 | 800.0 |", md);
+
+        Report("GenerateBenchmarks", Case("GenerateBenchmarks", "Generate", "Sampler=dpm++ 20", 25e9), Case("GenerateBenchmarks", "Generate", "Sampler=student 4", 3.5e9));
+        md = SummaryWriter.Write(BenchResults.Read(_dir));
+        Assert.Contains("1,000 digits in 3.50 s; the teacher's DPM-Solver++ 20: 25.0 s (7.1x the student's time) | **missed** |", md);
+        Report("GenerateBenchmarks", Case("GenerateBenchmarks", "Generate", "Sampler=dpm++ 20", 25e9));
+        md = SummaryWriter.Write(BenchResults.Read(_dir));
+        Assert.Contains("| no student in the model folder (make distill, then export its checkpoint into the folder) | not measured |", md);
+    }
+
+    [Fact]
     public void RatiosAndTargetsAreComputedFromTheReports()
     {
         Info(new AllocationReport([new("ddim", 5, 1000), new("ddim", 10, 1020)], 4, 980, 200, 0));
