@@ -14,7 +14,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1
 export DOTNET_NOLOGO=1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup deps restore torchsharp data data-shapes build build-cuda train distill bench-train export int8 generate pack-runtime sample train-classifier export-classifier judges eval gate experiments test bench bench-quick clean
+.PHONY: help setup deps restore torchsharp data data-shapes build build-cuda train distill bench-train export int8 generate pack-runtime sample train-classifier export-classifier judges eval eval-table gate experiments test bench bench-quick clean
 
 help: ## list the targets
 	@echo "Diffusion pipeline. First: 'make setup', then 'make train export'; tests: 'make test'."
@@ -79,6 +79,9 @@ export-classifier: torchsharp ## export the judge CNN to models/<dataset>/judge.
 
 judges: data ## ML.NET judges from judge.onnx (CNN zip + LightGBM) and judge.json in models/<dataset>; ARGS passes flags
 	dotnet run --project eval/Diffusion.Eval.Cli $(RUN_FLAGS) -- judges $(ARGS)
+
+eval-table: ## one Markdown table comparing eval reports, a row each; ARGS='reports/a reports/b [--out file.md]'
+	dotnet run --project eval/Diffusion.Eval.Cli $(RUN_FLAGS) -- table $(ARGS)
 
 eval: data ## quality report of a model (default models/mnist) or IDX pair into reports/; ARGS passes flags
 	dotnet run --project eval/Diffusion.Eval.Cli $(RUN_FLAGS) -- report $(ARGS)

@@ -24,7 +24,7 @@ public static class EvalCli
     /// <summary>Parses and runs a command; returns the exit code (0 ok, 1 gate failed, 2 bad input).</summary>
     public static int Run(string[] args)
     {
-        var root = new RootCommand("Evaluate generated images with ML.NET judges") { JudgesCommand(args), ReportCommand(args), GateCommand() };
+        var root = new RootCommand("Evaluate generated images with ML.NET judges") { JudgesCommand(args), ReportCommand(args), GateCommand(), TableCommand() };
         return CliHost.Run(root, args);
     }
 
@@ -32,6 +32,24 @@ public static class EvalCli
     private static string CommandLine(string make, string[] args) => $"make {make}" + (args.Length > 1 ? $" ARGS='{string.Join(' ', args.Skip(1))}'" : "");
 
     private static void Log(string line) => AnsiConsole.MarkupLineInterpolated($"[grey]{DateTime.Now:HH:mm:ss}[/] {line}");
+
+    // ---- table --------------------------------------------------------------------------------------------------
+
+    private static Command TableCommand()
+    {
+        var reports = new Argument<string[]>("reports") { Description = "report folders (or their report.json), one row each, in this order", Arity = ArgumentArity.OneOrMore };
+        var outFile = new Option<string?>("--out") { Description = "also write the table to this Markdown file" };
+        var cmd = new Command("table", "One Markdown table comparing eval reports: what generated each set, U-Net passes per image, judges, Frechet distance, diversity, backgrounds, time") { reports, outFile };
+        cmd.SetAction(pr =>
+        {
+            var list = pr.GetValue(reports)!.Select(p => Json.Read<EvalReport>(Directory.Exists(p) ? Path.Combine(p, EvalRunner.ReportJsonName) : p)).ToList();
+            string md = ReportTable.Markdown(list);
+            Console.Write(md);
+            if (pr.GetValue(outFile) is { } o) Tools.AtomicFile.WriteAllText(o, md);
+            return 0;
+        });
+        return cmd;
+    }
 
     // ---- judges -------------------------------------------------------------------------------------------------
 

@@ -152,11 +152,12 @@ public static class Int8Folder
         if (!File.Exists(mdPath)) return;
         var sb = new StringBuilder();
         sb.Append("## Int8 graphs (CPU)\n\n");
-        sb.Append(inv, $"{string.Join(" and ", ordered.Select(b => $"`{b}`"))}: the graphs above with every convolution but the stem (the one that reads x_t) in int8 ");
+        var names = ordered.Select(b => $"`{b}`").ToList();
+        sb.Append(inv, $"{(names.Count == 1 ? names[0] : string.Join(", ", names.SkipLast(1)) + " and " + names[^1])}: the graphs above with every convolution but the stem (the one that reads x_t) in int8 ");
         sb.Append("(QuantizeLinear / DequantizeLinear around it, which ONNX Runtime's CPU provider runs as QLinearConv); the stem, normalisation, attention, activations and guidance stay float32. ");
         sb.Append("The runtime runs them on the CPU by default (`PrecisionMode.Auto`; `--precision float32` runs the exported weights as trained). ");
         sb.Append(inv, $"Activation ranges: min / max of every convolution's input and output over {calibrationImages} forward-noised images of `{data}`'s train split ");
-        sb.Append(inv, $"(t uniform, {ForwardProcess.DefaultNullLabelRate * 100:G}% null labels, guidance scale {Int8Quantizer.Scale:G}; a student's t from its own timesteps); weights per output channel (max |w| / 127).\n\n");
+        sb.Append(inv, $"(t uniform, {ForwardProcess.DefaultNullLabelRate * 100:G}% null labels, guidance scale {Int8Quantizer.Scale:G}{(ordered.Count > teacher.Count(ordered.Contains) ? "; a student's t from its own timesteps, its scale within its range" : "")}); weights per output channel (max |w| / 127).\n\n");
         sb.Append("| File | Convolutions | Bytes | SHA-256 | Per-step difference from float32: relative RMS / max abs |\n|---|---:|---:|---|---|\n");
         foreach (var name in ordered)
         {

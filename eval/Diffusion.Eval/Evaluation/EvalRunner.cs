@@ -76,6 +76,9 @@ public sealed record EvalOptions
 /// <summary>Runs <c>eval report</c>: generate (or read) a set, judge it, compare it with the real data, sweep, write the report.</summary>
 public static class EvalRunner
 {
+    /// <summary>The report's JSON file in its folder (<c>eval table</c> reads it).</summary>
+    public const string ReportJsonName = "report.json";
+
     /// <summary>Resolves the judge folder of a command: explicit, else the model's folder, else models/&lt;dataset&gt;.</summary>
     public static string JudgeFolder(string? judges, string? model, string dataset)
     {
@@ -187,7 +190,7 @@ public static class EvalRunner
         }
 
         report.Seconds = Math.Round(clock.Elapsed.TotalSeconds, 1);
-        AtomicFile.WriteAllText(Path.Combine(folder, "report.json"), Json.Serialize(report) + "\n");
+        AtomicFile.WriteAllText(Path.Combine(folder, ReportJsonName), Json.Serialize(report) + "\n");
         AtomicFile.WriteAllText(Path.Combine(folder, "report.md"), MarkdownReport.Render(report));
         marker.Complete();
         return (report, folder);
