@@ -112,7 +112,8 @@ public static class SuiteRunner
     public static void Summarize(SuiteOptions o)
     {
         var results = BenchResults.Read(o.ResultsDir);
-        string md = SummaryWriter.Write(results);
+        // the raw reports' links are relative to the README the section goes into
+        string md = SummaryWriter.Write(results, o.Readme is null ? null : Path.GetRelativePath(Path.GetDirectoryName(Path.GetFullPath(o.Readme))!, Path.GetFullPath(o.ResultsDir)));
         AtomicFile.WriteAllBytes(Path.Combine(o.ResultsDir, "summary.md"), System.Text.Encoding.UTF8.GetBytes(md));
         Console.WriteLine(md);
         if (o.Readme is not null)

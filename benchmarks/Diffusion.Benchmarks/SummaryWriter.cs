@@ -32,13 +32,17 @@ public static class SummaryWriter
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     /// <summary>The Markdown section for <paramref name="r"/>.</summary>
-    public static string Write(BenchResults r)
+    /// <param name="r">The results.</param>
+    /// <param name="linkBase">Folder of the raw reports relative to the Markdown file the section goes into (default
+    /// <c>results/&lt;suite&gt;</c>, for benchmarks/README.md and the suite's default results folder).</param>
+    public static string Write(BenchResults r, string? linkBase = null)
     {
         var sb = new StringBuilder();
         var i = r.Info;
+        linkBase ??= Path.Combine("results", i.Suite);
         sb.Append(Inv, $"Produced by `{i.Command}` ({i.Suite} suite, {i.Minutes:F0} min, finished {i.FinishedUtc:yyyy-MM-dd HH:mm} UTC, commit `{i.Commit}`).\n");
         sb.Append("Times are BenchmarkDotNet medians; ratios compare cases measured in the same run. Raw reports: ");
-        sb.Append(string.Join(", ", r.Reports.Select(f => $"[{ShortName(f)}]({Path.Combine("results", i.Suite, f).Replace('\\', '/')})"))).Append(".\n\n");
+        sb.Append(string.Join(", ", r.Reports.Select(f => $"[{ShortName(f)}]({Path.Combine(linkBase, f).Replace('\\', '/')})"))).Append(".\n\n");
         Machine(sb, r);
         double? peak = Peak(r);
         Targets(sb, r, peak);

@@ -130,7 +130,7 @@ public sealed class Int8Tests : CommandTestBase
         Assert.False(File.Exists(Path.Combine(Out, ModelFolderLayout.UnetInt8)));
     }
 
-    // The release models ship int8 graphs: the parity their cards state is what the files give (recomputed on the
+    // The release models ship int8 graphs (and int8 students): the parity their cards state is what the files give (recomputed on the
     // same noised test images) and within the bound, and they were quantized from the float32 files beside them.
     [Theory]
     [InlineData("mnist")]
@@ -140,7 +140,8 @@ public sealed class Int8Tests : CommandTestBase
         string root = RepoRoot(), model = Path.Combine(root, "models", name), data = Path.Combine(root, "data", name);
         var card = JsonNode.Parse(File.ReadAllText(Path.Combine(model, "model-card.json")))!;
         var test = LabelledData.Load(data, DataSplit.Test, 10, 1, 28);
-        foreach (var (fl, q) in ModelFolderLayout.Int8Pairs)
+        // the teacher's graphs and the distilled students shipped beside them
+        foreach (var (fl, q) in ModelFolderLayout.Int8Pairs.Concat(ModelFolderLayout.StudentPairs(model)))
         {
             byte[] f = File.ReadAllBytes(Path.Combine(model, fl)), i8 = File.ReadAllBytes(Path.Combine(model, q));
             Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(f)), ModelMetadata.FromProperties(OnnxHelper.Metadata(OnnxHelper.Load(Path.Combine(model, q))), q).QuantizedFrom);
@@ -153,6 +154,7 @@ public sealed class Int8Tests : CommandTestBase
         }
         using var auto = DiffusionPipeline.Load(model, new RuntimeOptions { IntraOpThreads = 1 });
         Assert.Equal(GraphPrecision.Int8, auto.Precision);
+        Assert.All(auto.Students.Values, s => Assert.Equal(GraphPrecision.Int8, s.Metadata.Precision));
     }
 
     private static string RepoRoot()
