@@ -164,10 +164,8 @@ public static class ExportCommand
         var graph = UNetExporter.Build(ck.Ema, meta, GraphKind.Student, new ExportOptions { Opset = opset });
         string name = ModelFolderLayout.StudentFile(d.StudentSteps, int8: false);
         using var folderLock = FolderLock.AcquireBeside(outDir, "Model folder");
-        // the card is rewritten (students section, int8 entry): staged with the graphs
-        using var staged = StagedFolder.Begin(outDir, [name, ModelFolderLayout.StudentFile(d.StudentSteps, int8: true), ModelFolderLayout.CardJson, ModelFolderLayout.CardMarkdown]);
-        foreach (var card in new[] { ModelFolderLayout.CardJson, ModelFolderLayout.CardMarkdown })
-            if (File.Exists(Path.Combine(outDir, card))) File.Copy(Path.Combine(outDir, card), Path.Combine(staged.Path, card));
+        // the staging copy holds the folder's card, whose students section and int8 entry are rewritten there
+        using var staged = StagedFolder.Begin(outDir, [name, ModelFolderLayout.StudentFile(d.StudentSteps, int8: true)]);
         AtomicFile.WriteAllBytes(Path.Combine(staged.Path, name), OnnxHelper.Serialize(graph));
         var quantized = int8 is null ? [] : Int8Folder.Write(staged.Path, int8, only: [name]);
         StudentCard.Update(staged.Path);
