@@ -179,8 +179,8 @@ public static class ExportCommand
         string unet = Path.Combine(outDir, ModelFolderLayout.Unet);
         if (!File.Exists(unet)) return;
         var meta = ModelMetadata.FromProperties(OnnxHelper.Metadata(LoadOnnx(unet)), unet);
-        string sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(unet)));
-        if (origin.Length == 0 || (!string.Equals(origin, meta.CheckpointSha256, StringComparison.OrdinalIgnoreCase) && !string.Equals(origin, sha, StringComparison.OrdinalIgnoreCase)))
+        string sha = Sha256(unet);
+        if (!DescendsFrom(origin, meta.CheckpointSha256, sha))
             throw new InvalidInputException($"{student} was distilled from another model (origin sha256 {(origin.Length == 0 ? "unknown" : origin[..16] + "...")}) than the graphs in {outDir} ({ModelFolderLayout.Unet} sha256 {sha[..16]}..., checkpoint {(meta.CheckpointSha256.Length == 0 ? "not recorded" : meta.CheckpointSha256[..16] + "...")}); export it into its teacher's folder or an empty one.");
     }
 
@@ -219,18 +219,23 @@ public static class ExportCommand
     {
         var dropped = new List<string>();
         string unet = Path.Combine(folder, ModelFolderLayout.Unet);
-        string? unetSha = File.Exists(unet) ? Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(unet))) : null;
+        string unetSha = File.Exists(unet) ? Sha256(unet) : "";
         foreach (var (file, _) in ModelFolderLayout.StudentPairs(folder))
         {
             string path = Path.Combine(folder, file);
             string origin;
             try { origin = ModelMetadata.FromProperties(OnnxHelper.Metadata(LoadOnnx(path)), path).Student?.DistilledFrom ?? ""; }
             catch (InvalidInputException) { origin = ""; }
-            if (origin.Length > 0 && (string.Equals(origin, checkpointSha256, StringComparison.OrdinalIgnoreCase) || string.Equals(origin, unetSha, StringComparison.OrdinalIgnoreCase)))
-                continue;
+            if (DescendsFrom(origin, checkpointSha256, unetSha)) continue;
             File.Delete(path);
             dropped.Add(file);
         }
         return dropped;
     }
+
+    // A student's distilled_from names the teacher's checkpoint or its float32 unet.onnx (the runtime's loader checks the same)
+    private static bool DescendsFrom(string origin, string checkpointSha256, string unetSha256) => origin.Length > 0
+        && (string.Equals(origin, checkpointSha256, StringComparison.OrdinalIgnoreCase) || string.Equals(origin, unetSha256, StringComparison.OrdinalIgnoreCase));
+
+    private static string Sha256(string file) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(file)));
 }

@@ -77,10 +77,6 @@ public static class ModelFolderLayout
     public static IReadOnlyList<(string Float32, string Int8)> StudentPairs(string folder)
         => StudentSteps(folder, int8: false).Select(n => (StudentFile(n, false), StudentFile(n, true))).ToList();
 
-    /// <summary>The student files (either precision) of <paramref name="folder"/>.</summary>
-    public static IReadOnlyList<string> StudentFiles(string folder)
-        => StudentSteps(folder, false).Select(n => StudentFile(n, false)).Concat(StudentSteps(folder, true).Select(n => StudentFile(n, true))).ToList();
-
     private const string StudentPrefix = "unet-student-";
 
     /// <summary>Keys of the graphs' manifest in <see cref="CardJson"/>: <c>onnx.files.&lt;file&gt;.sha256</c> (export writes it, the runtime checks it).</summary>

@@ -143,11 +143,11 @@ public sealed class DiffusionPipeline : IDisposable
         string unetFile = Path.Combine(folder, ModelFolderLayout.Unet);
         foreach (int n in steps)
         {
-            string file = Path.Combine(folder, ModelFolderLayout.StudentFile(n, int8 && File.Exists(Path.Combine(folder, ModelFolderLayout.StudentFile(n, true)))));
+            bool quantized = int8 && File.Exists(Path.Combine(folder, ModelFolderLayout.StudentFile(n, true)));
+            string file = Path.Combine(folder, ModelFolderLayout.StudentFile(n, quantized));
             var s = DiffusionModel.Load(file, options, GraphKind.Student);
             into.Add(s);
-            if (s.Metadata.Precision == GraphPrecision.Int8 || file.EndsWith(ModelFolderLayout.StudentFile(n, true), StringComparison.Ordinal))
-                CheckQuantizedFrom(s, Path.Combine(folder, ModelFolderLayout.StudentFile(n, false)), sha256);
+            if (quantized) CheckQuantizedFrom(s, Path.Combine(folder, ModelFolderLayout.StudentFile(n, false)), sha256);
             string origin = s.Metadata.Student!.DistilledFrom;
             bool fromCheckpoint = teacher.Metadata.CheckpointSha256.Length > 0 && string.Equals(origin, teacher.Metadata.CheckpointSha256, StringComparison.OrdinalIgnoreCase);
             bool fromGraph = File.Exists(unetFile) && string.Equals(origin, sha256(unetFile), StringComparison.OrdinalIgnoreCase);
