@@ -185,6 +185,9 @@ public class ExporterTests
         long guided = FlopCounter.Count(Diffusion.Onnx.Proto.ModelProto.Parser.ParseFrom(m.Guided)).Total;
         Assert.Equal(ExpectedFlops(m.Model), unet);
         Assert.Equal(2 * unet, guided);
+        // bench-train's count (issue 16: training FLOPs per image) builds the same graph from the config alone
+        Assert.Equal(unet, Diffusion.Train.Training.TrainBenchmark.ForwardFlopsPerImage(m.Model.Config));
+        Assert.Equal(3 * unet, Diffusion.Train.Training.TrainBenchmark.TrainingFlopsPerImage(m.Model.Config));
     }
 
     [Fact]

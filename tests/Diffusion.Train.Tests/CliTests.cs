@@ -52,6 +52,22 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void BenchTrain_ReportsTrainingFlopsAndTheFractionOfTheGemmPeak()
+    {
+        var (code, output, err) = Run("bench-train", "--presets", "small", "--steps", "1", "--batch-size", "2", "--threads", "1");
+        Assert.True(code == 0, err);
+        Assert.Contains("GEMM peak of libtorch", output);
+        string row = output.Split('\n').Single(l => l.StartsWith("| small |", StringComparison.Ordinal));
+        var cells = row.Split('|', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(10, cells.Length);
+        // training MFLOP / image: 3x the small preset's forward pass at 28x28 (the exporter's count, tested in export)
+        double mflop = double.Parse(cells[7], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(3 * Diffusion.Train.Training.TrainBenchmark.ForwardFlopsPerImage(Diffusion.Train.Model.UNetConfig.Preset("small")) / 1e6, mflop, 0.1);
+        double percent = double.Parse(cells[9], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(percent, 0, 100);
+    }
+
+    [Fact]
     public void ARunFolderInUse_IsRefused_BeforeAnythingIsWritten()
     {
         // another trainer (here: this process) holds the run folder
