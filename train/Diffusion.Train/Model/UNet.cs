@@ -84,6 +84,7 @@ public sealed partial class UNet : Module<Tensor, Tensor, Tensor, Tensor>
 
     /// <summary>The guidance scale s enters the sinusoidal embedding as s x this (s in 1..8 spans t's range 0..999).</summary>
     public const float GuidanceEmbedScale = 100f;
+    private static readonly Scalar GuidanceEmbedScalar = GuidanceEmbedScale.ToScalar();   // process lifetime: see ResBlock's One
 
     /// <summary>
     /// Sets every GroupNorm's scale to 1 and shift to 0, as PyTorch does. TorchSharp 0.107's GroupNorm allocates its
@@ -120,7 +121,7 @@ public sealed partial class UNet : Module<Tensor, Tensor, Tensor, Tensor>
             throw new InvalidOperationException(guidance_embed is null ? "This U-Net has no guidance input; call it without a scale." : "This U-Net is a guidance-conditioned student; it needs the guidance scale.");
         using var scope = NewDisposeScope();
         var emb = time_embed.forward(TimestepEmbedding(t, Config.BaseChannels)) + label_emb.forward(y);
-        if (guidance_embed is not null) emb = emb + guidance_embed.forward(SinusoidalEmbedding(scale! * GuidanceEmbedScale, Config.BaseChannels));
+        if (guidance_embed is not null) emb = emb + guidance_embed.forward(SinusoidalEmbedding(scale! * GuidanceEmbedScalar, Config.BaseChannels));
         var h = conv_in.forward(x);
         var hs = new List<Tensor> { h };
         foreach (var level in down) h = level.forward(h, emb, hs);
@@ -149,7 +150,8 @@ public sealed partial class UNet : Module<Tensor, Tensor, Tensor, Tensor>
     public static Tensor SinusoidalEmbedding(Tensor values, int dim)
     {
         using var scope = NewDisposeScope();
-        var freqs = exp(arange(0, dim / 2, dtype: float32, device: values.device) * (-Math.Log(10000.0) / (dim / 2)));
+        using Scalar step = (-Math.Log(10000.0) / (dim / 2)).ToScalar();   // held: see ResBlock's One
+        var freqs = exp(arange(0, dim / 2, dtype: float32, device: values.device) * step);
         var args = values.unsqueeze(1) * freqs.unsqueeze(0);
         return cat([cos(args), sin(args)], 1).MoveToOuterDisposeScope();
     }
@@ -331,7 +333,8 @@ public sealed partial class AttentionBlock : Module<Tensor, Tensor>
         long n = x.shape[0], c = x.shape[1], hgt = x.shape[2], wid = x.shape[3], l = hgt * wid, d = c / NumHeads;
         // [N, 3C, H, W] -> [N, 3, heads, d, L]; q, k, v: [N, heads, d, L]
         var parts = qkv.forward(norm.forward(x)).reshape(n, 3, NumHeads, d, l).unbind(1);
-        var scores = matmul(parts[0].transpose(-1, -2), parts[1]) * (1.0 / Math.Sqrt(d)); // [N, heads, L, L]
+        using Scalar scale = (1.0 / Math.Sqrt(d)).ToScalar();                             // held: see ResBlock's One
+        var scores = matmul(parts[0].transpose(-1, -2), parts[1]) * scale;                 // [N, heads, L, L]
         var weights = scores.softmax(-1);
         var o = matmul(parts[2], weights.transpose(-1, -2)).reshape(n, c, hgt, wid);     // [N, heads, d, L]
         return (x + proj.forward(o)).MoveToOuterDisposeScope();

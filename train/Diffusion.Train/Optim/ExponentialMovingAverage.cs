@@ -38,7 +38,9 @@ public sealed class ExponentialMovingAverage
     {
         double d = DecayAt(updates);
         using var _ = no_grad();
-        foreach (var (e, p) in _pairs) e.mul_(d).add_(p, alpha: 1 - d);
+        // Scalars held for the whole loop: TorchSharp can finalize an implicit one during its native call (AdamW.cs)
+        using Scalar decay = d.ToScalar(), rest = (1 - d).ToScalar();
+        foreach (var (e, p) in _pairs) e.mul_(decay).add_(p, alpha: rest);
     }
 
     /// <summary>Copies the parameters and buffers of <paramref name="source"/> into <paramref name="target"/> (same architecture).</summary>

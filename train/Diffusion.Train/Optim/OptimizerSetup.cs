@@ -16,7 +16,7 @@ public sealed class OptimizerSetup : IDisposable
     public OptimizerSetup(nn.Module model, LearningRateSchedule schedule, double weightDecay, double gradClip)
     {
         _parameters = model.parameters().Where(p => p.requires_grad).ToArray();
-        Optimizer = optim.AdamW(_parameters, lr: schedule.At(0), weight_decay: weightDecay);
+        Optimizer = new AdamW(_parameters, schedule.At(0), weightDecay);
         Schedule = schedule; GradClip = gradClip;
     }
 

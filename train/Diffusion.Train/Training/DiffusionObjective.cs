@@ -1,4 +1,5 @@
 using Diffusion.Runtime;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Diffusion.Train.Training;
@@ -86,8 +87,9 @@ public sealed class DiffusionObjective : IDisposable
     public Tensor Loss(Func<Tensor, Tensor, Tensor, Tensor> model, Tensor x0, Tensor y)
     {
         long n = x0.shape[0];
-        var dropped = rand(n, device: x0.device) < LabelDropout;
-        var yIn = where(dropped, full_like(y, NullClass), y);
+        using Scalar dropout = LabelDropout.ToScalar(), nullClass = NullClass.ToScalar();  // held: see Optim/AdamW.cs
+        var dropped = rand(n, device: x0.device) < dropout;
+        var yIn = where(dropped, full_like(y, nullClass), y);
         var t = randint(0, Schedule.T, [n], dtype: int64, device: x0.device);
         var eps = randn_like(x0);
         var output = model(QSample(x0, t, eps), t, yIn);

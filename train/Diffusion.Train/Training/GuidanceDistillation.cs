@@ -1,5 +1,6 @@
 using Diffusion.Runtime;
 using Diffusion.Runtime.Samplers;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Diffusion.Train.Training;
@@ -29,6 +30,8 @@ public delegate Tensor GuidedPrediction(Tensor x, Tensor t, Tensor y, Tensor sca
 /// </summary>
 public sealed class GuidanceDistillation : IDisposable
 {
+    // x0 clipping bounds, process lifetime: TorchSharp can finalize an implicit Scalar during its native call (Optim/AdamW.cs)
+    private static readonly Scalar MinusOne = (-1).ToScalar(), One = 1.ToScalar();
     private readonly Tensor _alpha, _sigma;                   // [T + 1] float32; index T: after the last step (alpha_bar = 1)
     private readonly Tensor _teacherX0A, _teacherX0B, _studentX0A, _studentX0B, _targetA, _targetB; // [T] float32
     private readonly Dictionary<int, (Tensor Student, Tensor Mid)> _grids = [];           // per student step count, int64
@@ -136,7 +139,7 @@ public sealed class GuidanceDistillation : IDisposable
     /// <returns>(x0, eps), both [N, C, H, W].</returns>
     public (Tensor X0, Tensor Eps) TeacherX0(Tensor output, Tensor t, Tensor z)
     {
-        var x0 = (Gather(_teacherX0A, t) * z + Gather(_teacherX0B, t) * output).clamp(-1, 1);   // (1)
+        var x0 = (Gather(_teacherX0A, t) * z + Gather(_teacherX0B, t) * output).clamp(MinusOne, One);   // (1)
         return (x0, (z - Gather(_alpha, t) * x0) / Gather(_sigma, t));                            // (2)
     }
 
