@@ -140,8 +140,8 @@ public class CliTests : IDisposable
         Assert.Equal(cfg.ToJson(), TrainConfig.Parse(cfg.ToJson(), "round trip").ToJson());
     }
 
-    // README's shapes numbers come from the quick config with --data data/shapes --image-size 32 --epochs 90
-    // --sample-every 10 --checkpoint-every 10; configs/shapes.json must be that same training
+    // README's shapes numbers come from the quick config with --data data/shapes --image-size 32 --epochs 25
+    // --min-snr-gamma 5 --batch-size 32 (--sample-every 0 --checkpoint-every 0); configs/shapes.json must be that same training
     [Fact]
     public void The_shapes_config_is_the_quick_recipe_on_the_shapes_folder()
     {
@@ -150,7 +150,8 @@ public class CliTests : IDisposable
         var expected = quick with
         {
             Name = shapes.Name, Dataset = "shapes", Data = "data/shapes", ClassNames = Diffusion.Imaging.ShapesDataset.Classes.ToList(),
-            Model = quick.Model with { InChannels = 3, ImageSize = 32, NumClasses = 4 }, Epochs = 90, SampleEvery = 10, CheckpointEvery = 10,
+            Model = quick.Model with { InChannels = 3, ImageSize = 32, NumClasses = 4 }, Epochs = 25, MinSnrGamma = 5, BatchSize = 32,
+            SampleEvery = 5, CheckpointEvery = 5,
         };
         Assert.Equal(expected.ToJson(), shapes.ToJson());
     }
