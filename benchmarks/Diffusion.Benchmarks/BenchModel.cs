@@ -6,6 +6,7 @@ using Diffusion.Export;
 using Diffusion.Onnx;
 using Diffusion.Runtime;
 using Diffusion.Train.Model;
+using Diffusion.Train.Training;
 using TorchSharp;
 
 namespace Diffusion.Benchmarks;
@@ -126,22 +127,10 @@ public static class BenchModel
         }
     }
 
-    /// <summary>FLOPs per image of unet.onnx for each U-Net preset (graphs built in memory from fresh weights).</summary>
+    /// <summary>FLOPs per image of unet.onnx for each U-Net preset (the trainer's count: the graph built in memory from fresh weights).</summary>
     public static IReadOnlyDictionary<string, long> PresetFlops()
-    {
-        var result = new SortedDictionary<string, long>(StringComparer.Ordinal);
-        foreach (string preset in new[] { "small", "medium", "large" })
-        {
-            using var model = new UNet(UNetConfig.Preset(preset));
-            var meta = new ModelMetadata
-            {
-                Channels = model.Config.InChannels, Height = model.Config.ImageSize, Width = model.Config.ImageSize,
-                NumClasses = model.Config.NumClasses,
-            }.WithSchedule(new ScheduleSpec(NoiseScheduleKind.Cosine, 1000));
-            result[preset] = FlopCounter.Count(UNetExporter.Build(model, meta, GraphKind.Unet)).Total;
-        }
-        return result;
-    }
+        => new SortedDictionary<string, long>(
+            new[] { "small", "medium", "large" }.ToDictionary(p => p, p => TrainBenchmark.ForwardFlopsPerImage(UNetConfig.Preset(p))), StringComparer.Ordinal);
 
     /// <summary>FLOPs per image of each graph, counted from the files (convolutions and matrix products, 2 per MAC).</summary>
     public static (FlopCount Unet, FlopCount Guided) CountFlops(string modelDir)

@@ -44,4 +44,13 @@ public sealed class ParityTests : IDisposable
         var (unet, guided) = BenchModel.CountFlops(_dir);
         Assert.Equal(2 * unet.Total, guided.Total);
     }
+
+    [Fact]
+    public void PresetFlops_CountTheExportedGraph()
+    {
+        var presets = BenchModel.PresetFlops();
+        Assert.Equal(["large", "medium", "small"], presets.Keys);
+        Assert.Equal(BenchModel.CountFlops(_dir).Unet.Total, presets["small"]);       // _dir holds the small preset's export
+        Assert.True(presets["small"] < presets["medium"] && presets["medium"] < presets["large"]);
+    }
 }
