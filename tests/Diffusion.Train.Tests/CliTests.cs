@@ -140,6 +140,27 @@ public class CliTests : IDisposable
         Assert.Equal(cfg.ToJson(), TrainConfig.Parse(cfg.ToJson(), "round trip").ToJson());
     }
 
+    [Fact]
+    public void RandomFlip_is_off_unless_asked_and_written_only_when_on()
+    {
+        foreach (var file in Directory.GetFiles(Path.Combine(RepoRoot(), "configs"), "*.json").Where(f => !f.EndsWith("experiments.json", StringComparison.Ordinal)))
+        {
+            var cfg0 = TrainConfig.Load(file);
+            if (!cfg0.RandomFlip) Assert.DoesNotContain("random_flip", cfg0.ToJson());
+            if (cfg0.Dataset is "mnist" or "fashion-mnist") Assert.False(cfg0.RandomFlip, $"{file}: a mirrored digit or garment is another image");
+        }
+        var json = JsonNode.Parse(File.ReadAllText(_config))!.AsObject();
+        json["random_flip"] = true;
+        var cfg = TrainConfig.Load(WriteConfig("flip.json", json.ToJsonString()));
+        Assert.True(cfg.RandomFlip);
+        Assert.Contains("\"random_flip\": true", cfg.ToJson());
+        Assert.Equal(cfg.ToJson(), TrainConfig.Parse(cfg.ToJson(), "round trip").ToJson());
+
+        var (code, _, err) = Run("train", "--config", _config, "--random-flip", "--epochs", "1", "--plain");
+        Assert.True(code == 0, err);
+        Assert.Contains("\"random_flip\": true", File.ReadAllText(Path.Combine(_out, "config.json")));
+    }
+
     // README's shapes numbers come from the quick config with --data data/shapes --image-size 32 --epochs 25
     // --min-snr-gamma 5 --batch-size 32 (--sample-every 0 --checkpoint-every 0); configs/shapes.json must be that same training
     [Fact]

@@ -117,4 +117,25 @@ public class ObjectiveTests
         Assert.Equal(16, a.BatchesPerEpoch);
         Assert.Equal(1000 - 15 * 64, a.Batch(p0, 15).Length);
     }
+
+    [Fact]
+    public void RandomHorizontalFlip_MirrorsSomeImagesWholeAndLeavesTheRest_Seeded()
+    {
+        using var scope = NewDisposeScope();
+        var images = arange(64 * 3 * 4 * 5, dtype: float32).reshape(64, 3, 4, 5);
+        manual_seed(11);
+        var a = ImageData.RandomHorizontalFlip(images);
+        manual_seed(11);
+        var b = ImageData.RandomHorizontalFlip(images);
+        Assert.True(a.eq(b).all().item<bool>());                                       // the global generator decides
+        Assert.Equal(images.shape, a.shape);
+        int mirrored = 0;
+        for (int i = 0; i < 64; i++)
+        {
+            bool same = a[i].eq(images[i]).all().item<bool>(), flipped = a[i].eq(images[i].flip(2)).all().item<bool>();
+            Assert.True(same ^ flipped, $"image {i} is neither itself nor its mirror");
+            if (flipped) mirrored++;
+        }
+        Assert.InRange(mirrored, 16, 48);                                            // p = 1/2 of 64 (±4 sd)
+    }
 }

@@ -47,6 +47,7 @@ public static class TrainCli
         var imageSize = Add(cmd, new Option<int?>("--image-size") { Description = "Image side of the model (an image folder's images of another size are refused unless --resize is given)." });
         var skipBad = Add(cmd, new Option<bool>("--skip-bad-images") { Description = "Image folder: skip (and count) files that cannot be decoded instead of stopping." });
         var resize = Add(cmd, new Option<string?>("--resize") { Description = "Image folder: images of another size than --image-size are resized with the linear or cubic filter (default refuse)." });
+        var flip = Add(cmd, new Option<bool>("--random-flip") { Description = "Mirror training images left to right at random (for classes that do not change in a mirror; not for digits)." });
         var channels = Add(cmd, new Option<int?>("--channels") { Description = "Image channels of the model: 1 (greyscale) or 3 (RGB; the default for image folders)." });
         var dataset = Add(cmd, new Option<string?>("--dataset") { Description = "Dataset name written in metadata." });
         var preset = Add(cmd, new Option<string?>("--preset") { Description = "Model preset: small, medium, large (replaces the config's model)." });
@@ -99,6 +100,7 @@ public static class TrainCli
                     if (parse.GetValue(imageSize) is int size) c = c with { Model = c.Model with { ImageSize = size } };
                     if (parse.GetValue(resize) is string rs) c = c with { Resize = Imaging.ImageFolderDataset.ParseResize(rs) };
                     if (parse.GetValue(skipBad)) c = c with { SkipBadImages = true };
+                    if (parse.GetValue(flip)) c = c with { RandomFlip = true };
                     return c with
                     {
                         Name = parse.GetValue(name) ?? c.Name,

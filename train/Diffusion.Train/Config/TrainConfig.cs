@@ -46,6 +46,13 @@ public sealed record TrainConfig
     /// <summary>An image folder's files that cannot be decoded are skipped and counted instead of stopping the run (written only when on).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public bool SkipBadImages { get; init; }
+    /// <summary>
+    /// Mirror each training image left to right with probability 1/2 (the CIFAR-10 recipe of Ho et al. 2020, sec. 4):
+    /// for image folders whose classes do not change in a mirror. Off by default (not written to the JSON, so that
+    /// earlier configs stay as they were): a mirrored digit is another symbol.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool RandomFlip { get; init; }
     /// <summary>Class names, index = label; their count is the model's number of classes.</summary>
     public IReadOnlyList<string> ClassNames { get; init; } = Enumerable.Range(0, 10).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray();
     /// <summary>Model preset (small, medium, large) the <see cref="Model"/> started from; null for a fully explicit model.</summary>

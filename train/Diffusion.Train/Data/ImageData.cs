@@ -1,4 +1,5 @@
 using Diffusion.Runtime;
+using TorchSharp;
 using static TorchSharp.torch;
 using Diffusion.Tools;
 
@@ -6,8 +7,8 @@ namespace Diffusion.Train.Data;
 
 /// <summary>
 /// A labelled image set held as two tensors, ready to batch: <see cref="Images"/> [N, 1, H, W] float32 in
-/// [-1, 1] (<see cref="Pixels"/>) and <see cref="Labels"/> [N] int64. Loaded from an IDX split; no augmentation
-/// (flips would change digits). Shared by the diffusion trainer and any classifier trainer.
+/// [-1, 1] (<see cref="Pixels"/>) and <see cref="Labels"/> [N] int64. Loaded from an IDX split or an image folder; the one augmentation, <see cref="RandomHorizontalFlip"/>, is off unless a config asks
+/// (a mirrored digit is another symbol). Shared by the diffusion trainer and any classifier trainer.
 /// </summary>
 public sealed class ImageData : IDisposable
 {
@@ -63,6 +64,17 @@ public sealed class ImageData : IDisposable
     {
         using var idx = tensor(indices.ToArray(), dtype: int64);
         return (Images.index_select(0, idx).to(device), Labels.index_select(0, idx).to(device));
+    }
+
+    /// <summary>
+    /// Mirrors each image of <paramref name="images"/> [B, C, H, W] left to right with probability 1/2, drawing B
+    /// uniforms from the global torch generator (so a seeded, resumed run draws the same mirrors).
+    /// </summary>
+    public static Tensor RandomHorizontalFlip(Tensor images)
+    {
+        using Scalar half = 0.5.ToScalar();                                          // held: see Optim/AdamW.cs
+        var mirror = (rand(images.shape[0], device: images.device) < half).view(-1, 1, 1, 1);
+        return where(mirror, images.flip(3), images);
     }
 
     /// <inheritdoc/>

@@ -260,7 +260,7 @@ public sealed class DiffusionTrainer : IDisposable
         var tb = utils.tensorboard.SummaryWriter(Folder.TensorBoard);
         ui.Line(string.Create(CultureInfo.InvariantCulture,
             $"{(_resumeFrom is null ? "training" : $"resuming at step {step} (epoch {epoch})")} {config.Name}: {config.Architecture()} U-Net, {model.ParameterCount():N0} params, " +
-            $"{_data.Count} images, {config.Epochs} epochs x {shuffle.BatchesPerEpoch} steps, batch {config.BatchSize}, device {_device.type}, {threads} threads -> {RunDir}"));
+            $"{_data.Count} images, {config.Epochs} epochs x {shuffle.BatchesPerEpoch} steps, batch {config.BatchSize}{(config.RandomFlip ? ", random left-right flips" : "")}, device {_device.type}, {threads} threads -> {RunDir}"));
 
         bool stopped = false;
         string lastCkpt = LastCheckpointPath;
@@ -309,6 +309,7 @@ public sealed class DiffusionTrainer : IDisposable
                     using (var scope = NewDisposeScope())
                     {
                         var (x0, y) = _data.Batch(shuffle.Batch(perm, b), _device);
+                        if (config.RandomFlip) x0 = ImageData.RandomHorizontalFlip(x0);
                         var lossT = Loss(x0, y);
                         (lr, double gradNorm) = optimizer.Step(lossT, step);
                         emaUpdater.Update(step);
