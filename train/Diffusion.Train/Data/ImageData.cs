@@ -6,9 +6,10 @@ using Diffusion.Tools;
 namespace Diffusion.Train.Data;
 
 /// <summary>
-/// A labelled image set held as two tensors, ready to batch: <see cref="Images"/> [N, 1, H, W] float32 in
-/// [-1, 1] (<see cref="Pixels"/>) and <see cref="Labels"/> [N] int64. Loaded from an IDX split or an image folder; the one augmentation, <see cref="RandomHorizontalFlip"/>, is off unless a config asks
-/// (a mirrored digit is another symbol). Shared by the diffusion trainer and any classifier trainer.
+/// A labelled image set held as two tensors, ready to batch: <see cref="Images"/> [N, C, H, W] float32 in
+/// [-1, 1] (<see cref="Pixels"/>) and <see cref="Labels"/> [N] int64. Loaded from an IDX split or an image folder.
+/// The one augmentation, <see cref="RandomHorizontalFlip"/>, runs only when a config asks (a mirrored digit is
+/// another symbol). Shared by the diffusion trainer and any classifier trainer.
 /// </summary>
 public sealed class ImageData : IDisposable
 {
