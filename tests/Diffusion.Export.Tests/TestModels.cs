@@ -39,10 +39,12 @@ public static class TestModels
                 using var scope = torch.NewDisposeScope();
                 var z = torch.randn(p.shape, generator: gen);
                 bool norm = name.Split('.')[^2].StartsWith("norm", StringComparison.Ordinal);
+                // Scalars held, not implicit: TorchSharp 0.107 lets a GC free an implicit one mid-call (train/Optim/AdamW.cs)
+                using Scalar one = 1.0.ToScalar(), small = 0.05.ToScalar(), fan = (1.0 / Math.Sqrt(p.numel() / p.shape[0])).ToScalar();
                 p.copy_(name == "label_emb.weight" ? z
-                    : p.dim() >= 2 ? z * (1.0 / Math.Sqrt(p.numel() / p.shape[0]))
-                    : norm && name.EndsWith(".weight", StringComparison.Ordinal) ? 1 + 0.05 * z
-                    : 0.05 * z);
+                    : p.dim() >= 2 ? z.mul(fan)
+                    : norm && name.EndsWith(".weight", StringComparison.Ordinal) ? z.mul(small).add(one)
+                    : z.mul(small));
             }
         model.eval();
         return model;
